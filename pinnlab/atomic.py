@@ -1,0 +1,162 @@
+"""Writes that never leave a half-written file.
+
+A run that crashes, is killed or fills the disk while saving results must not
+leave a truncated JSON, HDF5 or PNG file where a good one used to be (or where a
+later reader will trust it).  Every writer in pinnlab therefore writes to a
+temporary file in the *same directory* as the target and moves it into place with
+:func:`os.replace`, which is atomic on POSIX and Windows when source and target
+are on the same file system.
+
+The temporary name keeps the target's suffix at its end
+(``.{name}.tmp-{pid}-{random}{suffix}``) because some libraries choose the
+format from the suffix (matplotlib's ``savefig``, for one).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "OutputDirectoryError",
+    "atomic_path",
+    "check_writable",
+    "jsonable",
+    "write_json",
+    "write_text",
+]
+
+
+class OutputDirectoryError(OSError):
+    """The output directory cannot be created or written to.
+
+    Raised by :func:`check_writable` so that a solver can refuse to start a long
+    training run whose results it could not save.
+    """
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Flush the directory entry of a rename to disk (POSIX only, best effort).
+
+    Why: ``os.replace`` is atomic, but without this a power loss right after it
+    may still show the old name on reboot.  Windows cannot open directories, so
+    failures here are ignored.
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path to write to; move it onto ``path`` on success.
+
+    The caller creates and writes the temporary file itself (with any library),
+    so the file gets ordinary permissions rather than ``mkstemp``'s 0600.  On a
+    normal exit the file is fsync'ed and atomically renamed onto ``path``; if the
+    block raises (including ``KeyboardInterrupt``) the temporary file is removed,
+    ``path`` is left exactly as it was, and the exception propagates.  Parent
+    directories of ``path`` are created.
+
+    Raises ``FileNotFoundError`` if the block exits normally without having
+    created the temporary file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(
+        f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{target.suffix}"
+    )
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(
+                f"atomic write to {target} finished without creating its temporary file {tmp}"
+            )
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(target.parent)
+
+
+def jsonable(obj: Any) -> Any:
+    """Return ``obj`` converted to plain JSON types, with non-finite floats as ``None``.
+
+    Why: strict JSON has no NaN or Infinity (Python's ``json`` would write the
+    invalid tokens ``NaN``/``Infinity`` that other readers reject), and a metric
+    that diverged is better recorded as ``null`` than not recorded at all.
+    NumPy scalars and arrays become Python numbers and (nested) lists, tuples
+    become lists, mapping keys are kept as they are.
+    """
+    if isinstance(obj, Mapping):
+        return {key: jsonable(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(value) for value in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Atomically write ``obj`` as strict JSON (indent 2, keys in given order).
+
+    Non-finite floats (NaN, +-inf) are written as ``null`` (see :func:`jsonable`);
+    anything else JSON cannot represent raises ``TypeError`` and leaves ``path``
+    untouched.
+    """
+    text = json.dumps(jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    write_text(path, text)
+
+
+def write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+    """Atomically write ``text`` to ``path``."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
+
+
+def check_writable(directory: str | os.PathLike[str]) -> None:
+    """Create ``directory`` if needed and prove it is writable, or raise.
+
+    Why: permissions, read-only mounts and typos are found by writing, not by
+    ``os.access`` (which ignores ACLs, read-only file systems and root's
+    privileges), and finding them before training saves the run.  A probe file
+    is created and removed.
+
+    Raises :class:`OutputDirectoryError` (an ``OSError``) on failure.
+    """
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".pinnlab-write-probe-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputDirectoryError(
+            f"cannot write to output directory {directory}: {reason}"
+        ) from exc

@@ -1,0 +1,97 @@
+"""Command line: ``pinnlab solve equations/burgers.py [--steps ... --out DIR]``.
+
+Errors the user can fix (a malformed equation module, a bad setting, an unwritable output
+folder) are printed as one clear line and exit with status 2, never as a torch traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .atomic import OutputDirectoryError
+from .binding import EquationError
+from .training import NonFiniteLossError
+
+RESULTS_DIR = Path("results")
+
+
+def add_solve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("equation", type=Path, help="path to an equation module, e.g. equations/burgers.py")
+    parser.add_argument("--steps", type=int, help="Adam steps")
+    parser.add_argument("--lbfgs-steps", type=int, help="L-BFGS iterations after Adam")
+    parser.add_argument("--points", type=int, help="interior collocation points")
+    parser.add_argument("--boundary-points", type=int, help="points per boundary/initial condition")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", choices=["float32", "float64"])
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--out", type=Path, help="output folder (default results/<equation name>)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="any other setting, e.g. --set width=64 --set grid=256x100 "
+                             "--set weights=initial:10 (repeatable)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="solve without the equation's reference (no error is reported)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects NAME=VALUE, got '{item}'")
+        overrides[key.strip().replace("-", "_")] = value.strip()
+    for key in ("steps", "lbfgs_steps", "points", "boundary_points", "device", "dtype", "seed"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    if args.quiet:
+        overrides["progress"] = False
+    return overrides
+
+
+def run_solve(args: argparse.Namespace) -> int:
+    from .problem import load_problem
+    from .solve import resolve_settings, solve
+
+    problem = load_problem(args.equation)
+    if args.no_reference:
+        problem = problem.without_reference()
+    settings = resolve_settings(problem, overrides_from(args))
+    out_dir = args.out or RESULTS_DIR / problem.name
+    result = solve(problem, settings, out_dir)
+    summary = {k: result.metrics[k] for k in ("rel_l2", "final_losses", "steps", "lbfgs_stop", "wall_time_s")}
+    print(json.dumps(summary, indent=2))
+    print(f"results written to {out_dir}/ (metrics.json, fields.h5, solution.png, loss.png, model.pt)")
+    return 0
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+    "solve": ("train a network on an equation module and write results", add_solve_arguments, run_solve),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pinnlab", description="physics-informed PDE solving")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        add_arguments(commands.add_parser(name, help=help_text, description=help_text))
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command][2](args)
+    except (EquationError, ValueError, OutputDirectoryError) as error:
+        print(f"pinnlab {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as error:
+        print(f"pinnlab {args.command}: training stopped: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"pinnlab {args.command}: interrupted; files already written are complete", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

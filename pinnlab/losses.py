@@ -1,0 +1,94 @@
+"""Named loss terms: one per residual (mean square over collocation points) and one per condition.
+
+Terms stay separate (a dict by name) so weights, logs and output files all work on names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import torch
+
+from .binding import as_column
+from .conditions import ConditionBatch
+from .derivatives import Derivative
+from .model import field_derivatives
+from .problem import Problem
+from .sampling import Sampler
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Collocation:
+    """The points one training phase uses: interior points and each condition's batch."""
+
+    interior: torch.Tensor
+    conditions: Mapping[str, ConditionBatch]
+
+
+def sample_interior(problem: Problem, n: int, sampler: Sampler, dtype: torch.dtype,
+                    device: torch.device) -> torch.Tensor:
+    points = problem.domain.sample_interior(n, sampler)
+    return torch.as_tensor(points, dtype=dtype, device=device)
+
+
+def sample_collocation(problem: Problem, settings: Settings, sampler: Sampler, dtype: torch.dtype,
+                       device: torch.device) -> Collocation:
+    interior = sample_interior(problem, settings.points, sampler, dtype, device)
+    batches = {
+        name: c.sample(name, problem.layout, settings.boundary_points, sampler, dtype, device)
+        for name, c in problem.conditions.items()
+    }
+    return Collocation(interior, batches)
+
+
+def residual_derivatives(problem: Problem) -> set[Derivative]:
+    return set().union(*(r.derivatives for r in problem.residuals.values()))
+
+
+def residual_values(problem: Problem, model: torch.nn.Module, points: torch.Tensor,
+                    create_graph: bool = True) -> dict[str, torch.Tensor]:
+    """Each residual's pointwise value (N,) at ``points``."""
+    values = field_derivatives(model, points, problem.fields, residual_derivatives(problem),
+                               create_graph=create_graph)
+    n = points.shape[0]
+    return {
+        name: as_column(r(points, values), n, f"residual '{name}'", points.dtype, points.device)
+        for name, r in problem.residuals.items()
+    }
+
+
+def condition_residual(problem: Problem, model: torch.nn.Module, name: str,
+                       batch: ConditionBatch) -> torch.Tensor:
+    condition = problem.conditions[name]
+    layout = problem.layout
+    needed = condition.derivatives(name, layout)
+    values = field_derivatives(model, batch.points, problem.fields, needed)
+    partner_values = None
+    if batch.partners is not None:
+        partner_values = field_derivatives(model, batch.partners, problem.fields, needed)
+    return condition.residual(name, layout, batch, values, partner_values)
+
+
+def loss_terms(problem: Problem, model: torch.nn.Module, collocation: Collocation) -> dict[str, torch.Tensor]:
+    """Raw (unweighted) mean-square loss of every residual and condition, by name."""
+    terms = {name: r.square().mean() for name, r in residual_values(problem, model, collocation.interior).items()}
+    for name, batch in collocation.conditions.items():
+        terms[name] = condition_residual(problem, model, name, batch).square().mean()
+    return terms
+
+
+def term_weights(problem: Problem, settings: Settings) -> dict[str, float]:
+    """Weight of every term: 1 unless set; 0 for conditions marked exact. Unknown names fail."""
+    names = list(problem.residuals) + list(problem.conditions)
+    unknown = [k for k in settings.weights if k not in names]
+    if unknown:
+        raise ValueError(
+            f"weights: unknown loss term(s) {', '.join(unknown)}; terms are {', '.join(names)}"
+        )
+    weights = {name: float(settings.weights.get(name, 1.0)) for name in names}
+    for name, condition in problem.conditions.items():
+        if condition.exact:
+            weights[name] = 0.0
+    return weights

@@ -1,0 +1,97 @@
+"""Networks that map inputs (x, t, ...) to fields (u, v, p, ...).
+
+Inputs are scaled from the domain's bounding box to [-1, 1] inside the network, so the user's
+coordinates can be in any units and the first layer still sees well-conditioned values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+
+class Sine(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(x)
+
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "tanh": nn.Tanh,
+    "sin": Sine,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "softplus": nn.Softplus,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation '{name}'; valid: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+class FourierFeatures(nn.Module):
+    """[cos(2 pi B x), sin(2 pi B x)] with a fixed Gaussian B: lets an MLP represent
+    high frequencies it would otherwise learn slowly (spectral bias)."""
+
+    def __init__(self, in_dim: int, count: int, scale: float, generator: torch.Generator) -> None:
+        super().__init__()
+        basis = torch.randn(in_dim, count, generator=generator, dtype=torch.float64) * scale
+        self.register_buffer("basis", basis)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        projected = 2.0 * math.pi * x @ self.basis.to(x.dtype)
+        return torch.cat([torch.cos(projected), torch.sin(projected)], dim=-1)
+
+
+class MLP(nn.Module):
+    """Fully connected network with input scaling and optional Fourier features."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        width: int = 32,
+        depth: int = 3,
+        activation: str = "tanh",
+        lower: Sequence[float] | None = None,
+        upper: Sequence[float] | None = None,
+        fourier_features: int = 0,
+        fourier_scale: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if width < 1 or depth < 1:
+            raise ValueError(f"MLP: width and depth must be >= 1, got width={width}, depth={depth}")
+        generator = torch.Generator().manual_seed(seed)
+        lower_t = torch.as_tensor(lower if lower is not None else [-1.0] * in_dim, dtype=torch.float64)
+        upper_t = torch.as_tensor(upper if upper is not None else [1.0] * in_dim, dtype=torch.float64)
+        if lower_t.shape != (in_dim,) or upper_t.shape != (in_dim,) or bool((upper_t <= lower_t).any()):
+            raise ValueError(f"MLP: lower/upper must be {in_dim} values with lower < upper")
+        self.register_buffer("center", (upper_t + lower_t) / 2)
+        self.register_buffer("half_width", (upper_t - lower_t) / 2)
+        self.fourier = (
+            FourierFeatures(in_dim, fourier_features, fourier_scale, generator) if fourier_features else None
+        )
+        first = 2 * fourier_features if fourier_features else in_dim
+        sizes = [first] + [width] * depth + [out_dim]
+        layers: list[nn.Module] = []
+        for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            linear = nn.Linear(a, b)
+            with torch.no_grad():
+                bound = math.sqrt(6.0 / (a + b))  # Glorot uniform, drawn from our generator
+                linear.weight.copy_(torch.rand(b, a, generator=generator) * 2 * bound - bound)
+                linear.bias.zero_()
+            layers.append(linear)
+            if k < len(sizes) - 2:
+                layers.append(make_activation(activation))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = (x - self.center.to(x.dtype)) / self.half_width.to(x.dtype)
+        if self.fourier is not None:
+            z = self.fourier(z)
+        return self.layers(z)

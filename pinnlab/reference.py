@@ -1,0 +1,165 @@
+"""Reference solutions an equation module may declare, for error reporting.
+
+``Exact(fn)`` is a closed-form solution: ``fn``'s parameters are inputs, it returns the field (one
+field) or a dict of fields. ``GridData(path, axes=..., fields=...)`` is tabulated data on a tensor
+grid in ``.npz`` or ``.mat`` (MATLAB v5) form; a relative path is taken from the equation module's
+folder. Both give values on a grid, which is where pinnlab measures the error and writes fields.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+
+from .binding import EquationError, as_column, bind
+from .conditions import Layout
+
+
+@dataclass(frozen=True)
+class ReferenceGrid:
+    """Reference values on a tensor grid: one 1D axis per input, in the problem's input order."""
+
+    axes: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(a) for a in self.axes.values())
+
+
+def grid_points(axes: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Flattened points (prod(shape), d) of the tensor grid, C order with indexing='ij'."""
+    mesh = np.meshgrid(*axes.values(), indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1)
+
+
+def split_fields(result: Any, fields: tuple[str, ...], owner: str) -> dict[str, Any]:
+    """A user function's result as {field: value}: a dict, a tuple in field order, or one value."""
+    if isinstance(result, Mapping):
+        missing = [f for f in fields if f not in result]
+        if missing:
+            raise EquationError(f"{owner} returned no value for field(s) {', '.join(missing)}")
+        return {f: result[f] for f in fields}
+    if isinstance(result, (tuple, list)):
+        if len(result) != len(fields):
+            raise EquationError(
+                f"{owner} returned {len(result)} values; expected one per field ({', '.join(fields)})"
+            )
+        return dict(zip(fields, result))
+    if len(fields) != 1:
+        raise EquationError(f"{owner} returned one value; expected a dict with fields {', '.join(fields)}")
+    return {fields[0]: result}
+
+
+class Reference(ABC):
+    @abstractmethod
+    def check(self, layout: Layout, base_dir: Path | None) -> None:
+        """Fail now, before training, if this reference cannot be used."""
+
+    @abstractmethod
+    def on_grid(self, layout: Layout, base_dir: Path | None,
+                default_axes: dict[str, np.ndarray]) -> ReferenceGrid:
+        """Reference values on its own grid, or on ``default_axes`` if it has none."""
+
+
+@dataclass(frozen=True)
+class Exact(Reference):
+    """A closed-form solution; parameters named by inputs (and constants)."""
+
+    function: Callable[..., Any]
+
+    def check(self, layout, base_dir):
+        bind(self.function, "reference", inputs=layout.inputs, constants=layout.constants)
+
+    def on_grid(self, layout, base_dir, default_axes):
+        bound = bind(self.function, "reference", inputs=layout.inputs, constants=layout.constants)
+        points = torch.as_tensor(grid_points(default_axes), dtype=torch.float64)
+        with torch.no_grad():
+            parts = split_fields(bound(points), layout.fields, "reference")
+        shape = tuple(len(a) for a in default_axes.values())
+        values = {
+            f: as_column(v, len(points), f"reference field '{f}'", torch.float64, torch.device("cpu"))
+            .numpy().reshape(shape)
+            for f, v in parts.items()
+        }
+        return ReferenceGrid(dict(default_axes), values)
+
+
+def resolve(path: str | Path, base_dir: Path | None) -> Path:
+    path = Path(path).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return path
+
+
+def load_arrays(path: Path) -> Mapping[str, np.ndarray]:
+    if path.suffix == ".npz":
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    if path.suffix == ".mat":
+        from scipy.io import loadmat
+
+        return {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+    raise EquationError(f"reference file {path}: expected a .npz or .mat file")
+
+
+@dataclass(frozen=True)
+class GridData(Reference):
+    """Tabulated reference on a tensor grid.
+
+    ``axes`` maps each input to the array holding its 1D coordinates, **in the order of the data
+    array's axes** (e.g. ``{"x": "x", "t": "t"}`` when ``usol[i, j] = u(x_i, t_j)``).
+    ``fields`` maps each field to its data array; ``part`` picks "real" or "imag" of complex data.
+    """
+
+    path: str | Path
+    axes: Mapping[str, str]
+    fields: Mapping[str, str]
+    parts: Mapping[str, str] = field(default_factory=dict)
+
+    def _path(self, base_dir: Path | None) -> Path:
+        return resolve(self.path, base_dir)
+
+    def check(self, layout, base_dir):
+        path = self._path(base_dir)
+        if not path.is_file():
+            raise EquationError(
+                f"reference file {path} does not exist (declared as GridData('{self.path}'); relative "
+                f"paths start at the equation module's folder). Pass --no-reference to solve without it."
+            )
+        if set(self.axes) != set(layout.inputs):
+            raise EquationError(
+                f"reference {path.name}: axes {list(self.axes)} must name every input exactly once "
+                f"({', '.join(layout.inputs)})"
+            )
+        unknown = [f for f in self.fields if f not in layout.fields]
+        if unknown:
+            raise EquationError(f"reference {path.name}: {', '.join(unknown)} is not a field")
+
+    def on_grid(self, layout, base_dir, default_axes):
+        self.check(layout, base_dir)
+        path = self._path(base_dir)
+        arrays = load_arrays(path)
+        for key in list(self.axes.values()) + list(self.fields.values()):
+            if key not in arrays:
+                raise EquationError(f"reference {path.name}: no array '{key}' (has: {', '.join(arrays)})")
+        data_axes = {name: np.asarray(arrays[key], dtype=np.float64).ravel() for name, key in self.axes.items()}
+        shape = tuple(len(a) for a in data_axes.values())
+        order = [list(self.axes).index(name) for name in layout.inputs]
+        values = {}
+        for f, key in self.fields.items():
+            array = np.asarray(arrays[key])
+            if array.shape != shape:
+                raise EquationError(
+                    f"reference {path.name}: '{key}' has shape {array.shape}, but the axes "
+                    f"{list(self.axes)} give {shape}"
+                )
+            part = self.parts.get(f)
+            array = getattr(array, part) if part in ("real", "imag") else np.real_if_close(array)
+            values[f] = np.transpose(np.asarray(array, dtype=np.float64), order)
+        return ReferenceGrid({name: data_axes[name] for name in layout.inputs}, values)

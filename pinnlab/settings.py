@@ -1,0 +1,123 @@
+"""Solver settings: pinnlab's defaults, overridden by the equation module's ``defaults``, then
+by the command line. Unknown names are refused with the list of valid ones."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .derivatives import ENGINES
+from .sampling import SAMPLERS
+from .network import ACTIVATIONS
+
+
+@dataclass(frozen=True)
+class Settings:
+    # network
+    width: int = 32
+    depth: int = 3
+    activation: str = "tanh"
+    fourier_features: int = 0
+    fourier_scale: float = 1.0
+    # collocation
+    points: int = 4000
+    boundary_points: int = 400
+    sampler: str = "sobol"
+    resample_every: int = 0
+    # residual-based adaptive refinement during L-BFGS (0 rar_points: off)
+    rar_points: int = 0
+    rar_every: int = 500
+    rar_pool: int = 20000
+    # optimizer schedule: Adam, then L-BFGS with strong-Wolfe line search
+    steps: int = 2000
+    lr: float = 1e-3
+    lr_decay: float = 0.1
+    lbfgs_steps: int = 2000
+    lbfgs_history: int = 50
+    weights: Mapping[str, float] = field(default_factory=dict)
+    # numerics and reproducibility
+    engine: str = "auto"
+    dtype: str = "float64"
+    device: str = "cpu"
+    seed: int = 0
+    threads: int = 0
+    # output
+    grid: tuple[int, ...] = ()
+    log_every: int = 50
+    progress: bool = True
+
+    def replace(self, overrides: Mapping[str, Any], source: str) -> "Settings":
+        """A copy with ``overrides`` applied; ``source`` names where they came from for errors."""
+        valid = {f.name: f for f in dataclasses.fields(self)}
+        changes: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if key not in valid:
+                raise ValueError(
+                    f"{source}: unknown setting '{key}'; valid settings: {', '.join(valid)}"
+                )
+            changes[key] = coerce(key, value, getattr(self, key), source)
+        result = dataclasses.replace(self, **changes)
+        result.check(source)
+        return result
+
+    def check(self, source: str) -> None:
+        problems = []
+        if self.dtype not in ("float32", "float64"):
+            problems.append(f"dtype must be float32 or float64, got '{self.dtype}'")
+        if self.engine not in ENGINES:
+            problems.append(f"engine must be one of {', '.join(ENGINES)}, got '{self.engine}'")
+        if self.sampler not in SAMPLERS:
+            problems.append(f"sampler must be one of {', '.join(SAMPLERS)}, got '{self.sampler}'")
+        if self.activation not in ACTIVATIONS:
+            problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'")
+        for name in ("points", "boundary_points", "width", "depth", "log_every", "rar_every", "rar_pool"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("steps", "lbfgs_steps", "resample_every", "fourier_features", "rar_points", "threads"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0, got {self.lr}")
+        if any(g < 2 for g in self.grid):
+            problems.append(f"grid sizes must be >= 2, got {self.grid}")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            problems.append(f"device must be cpu or cuda[:N], got '{self.device}'")
+        if problems:
+            raise ValueError(f"{source}: " + "; ".join(problems))
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["weights"] = dict(self.weights)
+        data["grid"] = list(self.grid)
+        return data
+
+
+def coerce(key: str, value: Any, current: Any, source: str) -> Any:
+    """Convert a setting from text (command line) or Python to the type of its default."""
+    try:
+        if isinstance(current, bool):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if isinstance(current, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, tuple):
+            if isinstance(value, str):
+                return tuple(int(v) for v in value.lower().replace(",", "x").split("x") if v)
+            return tuple(int(v) for v in value)
+        if isinstance(current, Mapping):
+            if isinstance(value, str):
+                pairs = [item.split(":") for item in value.split(",") if item]
+                return {k.strip(): float(v) for k, v in pairs}
+            return {str(k): float(v) for k, v in dict(value).items()}
+        return str(value)
+    except (TypeError, ValueError):
+        kind = type(current).__name__
+        raise ValueError(f"{source}: setting '{key}' expects {kind}, got {value!r}") from None

@@ -1,0 +1,170 @@
+"""One entry point for the PDE job: check, train, evaluate, write results.
+
+``solve(problem, settings, out_dir)`` writes ``metrics.json``, ``fields.h5``, ``solution.png``,
+``loss.png`` and ``model.pt`` into ``out_dir``; every write is atomic, so an interrupted run never
+leaves a truncated file behind.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .atomic import atomic_path, check_writable, write_json
+from .binding import EquationError
+from .fields_h5 import write_fields
+from .losses import loss_terms, sample_collocation, term_weights
+from .model import FieldModel, build_model, resolve_device
+from .plots import plot_fields, plot_loss_history
+from .problem import Problem
+from .reference import ReferenceGrid, grid_points
+from .sampling import make_sampler
+from .settings import Settings
+from .training import TrainingResult, train
+
+SPACE_GRID = {1: (512,), 2: (201, 201), 3: (64, 64, 64)}
+SPACE_TIME_GRID = {1: (256, 101), 2: (101, 101, 26), 3: (48, 48, 48, 11)}
+
+
+def default_grid(problem: Problem) -> tuple[int, ...]:
+    """A grid of a few 1e4-1e5 points: fine in space, coarser in time."""
+    if problem.layout.time_index is None:
+        return SPACE_GRID[len(problem.inputs)]
+    return SPACE_TIME_GRID[len(problem.inputs) - 1]
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    out_dir: Path
+    metrics: dict[str, Any]
+    model: FieldModel
+    training: TrainingResult
+
+
+def resolve_settings(problem: Problem, overrides: dict[str, Any] | None = None) -> Settings:
+    """pinnlab defaults, then the equation's ``defaults``, then ``overrides``."""
+    settings = Settings().replace(problem.defaults, f"{problem.name}: defaults")
+    return settings.replace(overrides or {}, "settings")
+
+
+def solve(problem: Problem, settings: Settings, out_dir: str | Path) -> SolveResult:
+    out_dir = Path(out_dir)
+    started = time.perf_counter()
+    term_weights(problem, settings)  # unknown weight names fail before training
+    resolve_device(settings.device)
+    check_writable(out_dir)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    try:
+        grid = evaluation_grid(problem, settings)
+    except EquationError as error:
+        raise EquationError(f"{problem.origin}: {error}") from None
+    torch.manual_seed(settings.seed)
+    model = build_model(problem, settings)
+    preflight(problem, model, settings)
+    training = train(problem, model, settings)
+    prediction = predict_on_grid(model, problem, grid)
+    metrics = {
+        "equation": problem.name,
+        "rel_l2": relative_l2(prediction, grid),
+        "final_losses": training.final_losses,
+        "steps": training.steps,
+        "adam_steps": settings.steps,
+        "lbfgs_iterations": training.lbfgs_iterations,
+        "lbfgs_stop": training.lbfgs_stop,
+        "train_time_s": round(training.wall_time, 3),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "settings": settings.as_dict(),
+        "versions": {"pinnlab": __version__, "torch": torch.__version__, "python": platform.python_version()},
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {settings.device}",
+    }
+    write_outputs(out_dir, problem, settings, model, training, grid, prediction, metrics, started)
+    return SolveResult(out_dir, metrics, model, training)
+
+
+def preflight(problem: Problem, model: FieldModel, settings: Settings) -> None:
+    """Evaluate every loss term once on a few points, so a residual that returns the wrong
+    shape or nothing fails now, naming the module, rather than somewhere inside training."""
+    parameter = next(model.parameters())
+    small = settings.replace({"points": 16, "boundary_points": 8}, "preflight")
+    sampler = make_sampler("uniform", seed=settings.seed)
+    try:
+        loss_terms(problem, model, sample_collocation(problem, small, sampler, parameter.dtype, parameter.device))
+    except EquationError as error:
+        raise EquationError(f"{problem.origin}: {error}") from None
+
+
+def evaluation_grid(problem: Problem, settings: Settings) -> ReferenceGrid:
+    """The reference's own grid when it has one, else ``settings.grid`` over the bounding box."""
+    lower, upper = problem.domain.bounds()
+    shape = settings.grid or default_grid(problem)
+    if len(shape) != len(problem.inputs):
+        raise ValueError(f"grid: {len(shape)} sizes given for {len(problem.inputs)} inputs")
+    axes = {name: np.linspace(lo, hi, n) for name, lo, hi, n in zip(problem.inputs, lower, upper, shape)}
+    if problem.reference is None:
+        return ReferenceGrid(axes, {})
+    return problem.reference.on_grid(problem.layout, problem.base_dir, axes)
+
+
+def predict(model: torch.nn.Module, points: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Model output at ``points`` (N, d) as float64 numpy (N, F), in chunks without a graph."""
+    parameter = next(model.parameters())
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(points), chunk):
+            x = torch.as_tensor(points[start:start + chunk], dtype=parameter.dtype, device=parameter.device)
+            outputs.append(model(x).double().cpu().numpy())
+    return np.concatenate(outputs) if outputs else np.zeros((0, len(model.fields)))
+
+
+def predict_on_grid(model: FieldModel, problem: Problem, grid: ReferenceGrid) -> dict[str, np.ndarray]:
+    points = grid_points(grid.axes)
+    values = predict(model, points)
+    outside = ~problem.domain.contains(points).reshape(grid.shape)
+    prediction = {f: values[:, k].reshape(grid.shape) for k, f in enumerate(problem.fields)}
+    for array in list(prediction.values()) + list(grid.values.values()):
+        array[outside] = np.nan  # the reference too, so plots and errors cover the domain only
+    return prediction
+
+
+def relative_l2(prediction: dict[str, np.ndarray], grid: ReferenceGrid) -> dict[str, float]:
+    """||prediction - reference|| / ||reference|| per field, over grid points inside the domain."""
+    errors = {}
+    for f, ref in grid.values.items():
+        inside = np.isfinite(prediction[f]) & np.isfinite(ref)
+        diff = prediction[f][inside] - ref[inside]
+        errors[f] = float(np.linalg.norm(diff) / max(np.linalg.norm(ref[inside]), 1e-300))
+    return errors
+
+
+def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: FieldModel,
+                  training: TrainingResult, grid: ReferenceGrid, prediction: dict[str, np.ndarray],
+                  metrics: dict[str, Any], started: float) -> None:
+    history = {k: np.asarray(v) for k, v in training.history.items()}
+    mask = np.isfinite(next(iter(prediction.values())))
+    write_fields(
+        out_dir / "fields.h5", equation=problem.name, axes=grid.axes, mask=mask,
+        prediction=prediction, reference=grid.values or None, loss_history=history,
+        attrs={"settings": settings.as_dict(), "metrics": metrics, "source": problem.source_text,
+               "seed": settings.seed},
+    )
+    plot_fields(out_dir / "solution.png", axes=grid.axes, prediction=prediction,
+                reference=grid.values or None, title=solution_title(problem, metrics))
+    plot_loss_history(out_dir / "loss.png", loss_history=history, phases=training.phases)
+    with atomic_path(out_dir / "model.pt") as tmp:
+        torch.save({"state_dict": model.state_dict(), "settings": settings.as_dict(),
+                    "equation": problem.name, "pinnlab": __version__}, tmp)
+    metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
+    write_json(out_dir / "metrics.json", metrics)
+
+
+def solution_title(problem: Problem, metrics: dict[str, Any]) -> str:
+    errors = ", ".join(f"{f}: {e:.2e}" for f, e in metrics["rel_l2"].items())
+    return f"{problem.name}" + (f" (relative L2 error {errors})" if errors else "")

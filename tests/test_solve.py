@@ -1,0 +1,85 @@
+"""Short solves checked against exact solutions, and the files a solve writes."""
+
+import json
+import math
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from pinnlab import Dirichlet, Exact, Interval, Problem, load_problem, resolve_settings, solve
+from pinnlab.cli import main
+
+QUICK = {"progress": False, "log_every": 25}
+
+
+def test_system_of_two_fields_matches_sine_and_cosine(tmp_path):
+    # u' = v, v' = -u, u(0) = 0, v(0) = 1  ->  u = sin x, v = cos x
+    problem = Problem.define(
+        "oscillator", domain=Interval(0.0, 3.0), fields=["u", "v"],
+        residuals={"du": lambda u_x, v: u_x - v, "dv": lambda v_x, u: v_x + u},
+        conditions={"u0": Dirichlet(0.0, on="x_min", field="u"), "v0": Dirichlet(1.0, on="x_min", field="v")},
+        reference=Exact(lambda x: {"u": torch.sin(x), "v": torch.cos(x)}),
+    )
+    settings = resolve_settings(problem, {**QUICK, "steps": 100, "lbfgs_steps": 300, "points": 200,
+                                          "boundary_points": 1, "width": 16, "depth": 2})
+    result = solve(problem, settings, tmp_path)
+    assert result.metrics["rel_l2"]["u"] < 1e-3
+    assert result.metrics["rel_l2"]["v"] < 1e-3
+
+
+def test_heat_equation_short_solve_and_its_files(tmp_path):
+    problem = load_problem("equations/heat.py")
+    settings = resolve_settings(problem, {**QUICK, "steps": 100, "lbfgs_steps": 400, "points": 800,
+                                          "boundary_points": 200, "grid": (21, 11)})
+    result = solve(problem, settings, tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["rel_l2"]["u"] < 2e-2
+    assert metrics["rel_l2"] == result.metrics["rel_l2"]
+    assert set(metrics["final_losses"]) == {"residual", "initial", "walls"}
+    assert metrics["steps"] == 100 + result.training.lbfgs_iterations
+    assert metrics["settings"]["points"] == 800 and metrics["wall_time_s"] > 0
+
+    with h5py.File(tmp_path / "fields.h5", "r") as f:
+        x, t = f["coordinates/x"][()], f["coordinates/t"][()]
+        assert x.shape == (21,) and t.shape == (11,)
+        u = f["prediction/u"][()]
+        exact = (np.exp(-0.05 * np.pi**2 * t)[None, :] * np.sin(np.pi * x)[:, None]
+                 + 0.5 * np.exp(-9 * 0.05 * np.pi**2 * t)[None, :] * np.sin(3 * np.pi * x)[:, None])
+        np.testing.assert_allclose(f["reference/u"][()], exact, atol=1e-12)
+        np.testing.assert_allclose(f["error/u"][()], u - exact, atol=1e-12)
+        rel = np.linalg.norm(u - exact) / np.linalg.norm(exact)
+        assert rel == pytest.approx(metrics["rel_l2"]["u"], rel=1e-6)
+        assert list(f["loss_history/step"][()])[-1] == metrics["steps"]
+    for png in ("solution.png", "loss.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert state["equation"] == "heat"
+
+
+def test_same_seed_same_result_different_seed_different(tmp_path):
+    problem = load_problem("equations/poisson.py")
+    settings = resolve_settings(problem, {**QUICK, "steps": 20, "lbfgs_steps": 0, "points": 100,
+                                          "boundary_points": 40, "grid": (5, 5)})
+    a = solve(problem, settings, tmp_path / "a").metrics["final_losses"]
+    b = solve(problem, settings, tmp_path / "b").metrics["final_losses"]
+    c = solve(problem, settings.replace({"seed": 1}, "test"), tmp_path / "c").metrics["final_losses"]
+    assert a == b and a != c
+
+
+def test_cli_solve_writes_results(tmp_path, capsys):
+    status = main(["solve", "equations/poisson.py", "--steps", "50", "--lbfgs-steps", "50",
+                   "--points", "300", "--out", str(tmp_path), "--quiet", "--set", "grid=11x11"])
+    assert status == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["settings"]["steps"] == 50 and metrics["settings"]["grid"] == [11, 11]
+    assert "results written to" in capsys.readouterr().out
+
+
+def test_unwritable_output_fails_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    status = main(["solve", "equations/poisson.py", "--out", str(blocker / "out"), "--quiet"])
+    assert status == 2
+    assert "cannot write to output directory" in capsys.readouterr().err

@@ -35,6 +35,7 @@ class Settings:
     lr_decay: float = 0.1
     lbfgs_steps: int = 2000
     lbfgs_history: int = 50
+    lbfgs_restarts: int = 3
     weights: Mapping[str, float] = field(default_factory=dict)
     # numerics and reproducibility
     engine: str = "auto"
@@ -74,7 +75,7 @@ class Settings:
         for name in ("points", "boundary_points", "width", "depth", "log_every", "rar_every", "rar_pool"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("steps", "lbfgs_steps", "resample_every", "fourier_features", "rar_points", "threads"):
+        for name in ("steps", "lbfgs_steps", "resample_every", "fourier_features", "rar_points", "threads", "lbfgs_restarts"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:

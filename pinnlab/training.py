@@ -63,7 +63,7 @@ def check_finite(terms: dict[str, torch.Tensor], step: int, phase: str) -> None:
     for name, value in terms.items():
         if not math.isfinite(float(value.detach())):
             raise NonFiniteLossError(
-                f"loss term '{name}' became {float(value)} at step {step} ({phase}); try a smaller "
+                f"loss term '{name}' became {float(value.detach())} at step {step} ({phase}); try a smaller "
                 f"learning rate (--set lr=...), float64, or check the residual '{name}' for divisions"
             )
 
@@ -117,6 +117,11 @@ def train(problem: Problem, model: torch.nn.Module, settings: Settings,
         lbfgs_iterations, lbfgs_stop = 0, "not run"
         if settings.lbfgs_steps:
             phases.append((step, "lbfgs"))
+            if not settings.steps:  # record where L-BFGS starts from
+                terms, total = evaluate(collocation)
+                check_finite(terms, step, "lbfgs")
+                log(step, terms, total, force=True)
+
             def refine_points(current: Collocation) -> Collocation:
                 return refine(problem, model, current, sampler, settings.rar_pool, settings.rar_points)
 
@@ -155,10 +160,11 @@ def run_lbfgs(model, settings: Settings, collocation: Collocation, evaluate, log
     The optimizer's state (curvature pairs, step length) carries over between chunks, so
     chunking does not change the iterates. With ``refine_points``, the point set grows every
     ``rar_every`` iterations and L-BFGS restarts (its curvature pairs belong to the old loss).
+    A line search that stalls far from convergence (stale curvature pairs, float32 round-off)
+    restarts L-BFGS afresh, up to ``lbfgs_restarts`` times, instead of ending training early.
     Returns iterations done, why it stopped, the step, and the final point set.
     """
     optimizer = make_lbfgs(model, settings)
-    latest: dict[str, object] = {}
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
@@ -167,10 +173,10 @@ def run_lbfgs(model, settings: Settings, collocation: Collocation, evaluate, log
             total.backward()
         else:  # let the line search shrink its step instead of differentiating through NaN
             total = total.detach().new_tensor(float("inf"))
-        latest["terms"], latest["total"] = terms, total
         return total
 
-    done, since_refinement, stop = 0, 0, f"reached lbfgs_steps={settings.lbfgs_steps}"
+    done, since_refinement, restarts = 0, 0, 0
+    stop = f"reached lbfgs_steps={settings.lbfgs_steps}"
     while done < settings.lbfgs_steps:
         chunk = min(settings.log_every, settings.lbfgs_steps - done)
         optimizer.param_groups[0]["max_iter"] = chunk
@@ -194,7 +200,12 @@ def run_lbfgs(model, settings: Settings, collocation: Collocation, evaluate, log
             bar.set_postfix({"phase": "lbfgs", "points": len(collocation.interior)})
         elif iterations < chunk:
             stop = lbfgs_stop_reason(optimizer, settings)
+            if stop.startswith("stalled") and iterations and restarts < settings.lbfgs_restarts:
+                optimizer, restarts = make_lbfgs(model, settings), restarts + 1
+                continue
             break
+    if restarts:
+        stop += f" ({restarts} restart(s) after stalled line searches)"
     return done, stop, step, collocation
 
 

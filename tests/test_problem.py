@@ -116,3 +116,22 @@ def test_problem_define_from_python():
         conditions={"edge": Dirichlet(1.0)},
     )
     assert problem.inputs == ("x", "y") and problem.name == "laplace"
+
+
+@pytest.mark.parametrize("text,message", [
+    (replace("return u_t - nu * u_xx", "u_t - nu * u_xx"), r"eq\.py: residual 'residual' returned None.*return"),
+    (replace("return u_t - nu * u_xx", "return torch.zeros(3, 2)"),
+     r"eq\.py: residual 'residual' returned shape \(3, 2\); expected \(16,\)"),
+    (replace("reference = Exact(lambda x, t: torch.exp(-nu * torch.pi**2 * t) * torch.sin(torch.pi * x))",
+             "reference = Exact(lambda x, t: {'v': x})"),
+     r"eq\.py: reference returned no value for field\(s\) u"),
+])
+def test_errors_in_user_functions_stop_before_training(tmp_path, capsys, text, message):
+    # a million steps would time the test out: the error must come before training starts
+    status = main(["solve", str(write(tmp_path, text)), "--steps", "1000000", "--out",
+                   str(tmp_path / "out"), "--quiet"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    import re
+    assert re.search(message, err), err

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from .atomic import OutputDirectoryError
 from .binding import EquationError
+from .growth.command import add_grow_arguments, run_grow
 from .training import NonFiniteLossError
 
 RESULTS_DIR = Path("results")
@@ -71,6 +72,7 @@ def run_solve(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "solve": ("train a network on an equation module and write results", add_solve_arguments, run_solve),
+    "grow": ("grow a neural ODE classifier layer by layer with a DWR estimate", add_grow_arguments, run_grow),
 }
 
 

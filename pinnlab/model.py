@@ -44,18 +44,22 @@ class FieldModel(nn.Module):
 
 def field_derivatives(model: torch.nn.Module, points: torch.Tensor, fields: tuple[str, ...],
                       requests: Iterable[Derivative], create_graph: bool = True) -> dict[Derivative, torch.Tensor]:
-    """Requested derivatives of ``model``'s fields at ``points``: Taylor jets where the network
-    supports them (tanh/sin MLPs), nested autograd otherwise or when asked for."""
+    """Requested derivatives of ``model``'s fields at ``points``.
+
+    ``auto`` uses Taylor jets for tanh/sin MLPs without an output transform, where they measured
+    1.1-1.4x faster per loss evaluation on the shipped heat and Poisson problems (2-core CPU,
+    4000 points), and nested autograd otherwise: with a transform, the Taylor-polynomial step made
+    jets 1.15x slower on Burgers."""
     requests = set(requests)
     order = max((d.order for d in requests), default=0)
     use_jets = (
-        isinstance(model, FieldModel) and model.engine != "autograd"
-        and supports_jets(model.network, order)
+        isinstance(model, FieldModel) and supports_jets(model.network, order)
+        and (model.engine == "jets" or model.engine == "auto" and model.transform is None)
     )
     if isinstance(model, FieldModel) and model.engine == "jets" and not use_jets:
         raise EquationError(
             "engine 'jets' needs an MLP with tanh or sin activations, no Fourier features and "
-            f"derivatives of order <= 4; use engine 'auto' or 'autograd'"
+            "derivatives of order <= 4; use engine 'auto' or 'autograd'"
         )
     if not use_jets:
         return compute_derivatives(model, points, fields, requests, create_graph)

@@ -1,12 +1,11 @@
 """Taylor jets agree with nested autograd to round-off: orders 1-4, mixed, several outputs,
 output transforms, tanh and sin, float32 and float64."""
 
-import itertools
 
 import pytest
 import torch
 
-from pinnlab import Dirichlet, Problem, Rectangle
+from pinnlab import Problem, Rectangle
 from pinnlab.derivatives import Derivative, compute_derivatives
 from pinnlab.jets import set_partitions, supports_jets
 from pinnlab.model import FieldModel, field_derivatives

@@ -3,7 +3,6 @@
 import textwrap
 
 import pytest
-import torch
 
 from pinnlab import EquationError, load_problem
 from pinnlab.cli import main

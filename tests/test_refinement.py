@@ -3,7 +3,7 @@ training with the term named."""
 
 import torch
 
-from pinnlab import Interval, Problem, Rectangle
+from pinnlab import Problem, Rectangle
 from pinnlab.cli import main
 from pinnlab.losses import Collocation
 from pinnlab.refinement import refine

@@ -1,7 +1,6 @@
 """Short solves checked against exact solutions, and the files a solve writes."""
 
 import json
-import math
 
 import h5py
 import numpy as np

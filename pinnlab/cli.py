@@ -66,7 +66,7 @@ def run_solve(args: argparse.Namespace) -> int:
     result = solve(problem, settings, out_dir)
     summary = {k: result.metrics[k] for k in ("rel_l2", "final_losses", "steps", "lbfgs_stop", "wall_time_s")}
     print(json.dumps(summary, indent=2))
-    print(f"results written to {out_dir}/ (metrics.json, fields.h5, solution.png, loss.png, model.pt)")
+    print(f"results written to {out_dir}/ (metrics.json, fields.h5 + fields.xdmf, solution.png, loss.png, model.pt)")
     return 0
 
 

@@ -1,6 +1,7 @@
 """One entry point for the PDE job: check, train, evaluate, write results.
 
-``solve(problem, settings, out_dir)`` writes ``metrics.json``, ``fields.h5``, ``solution.png``,
+``solve(problem, settings, out_dir)`` writes ``metrics.json``, ``fields.h5`` (with ``fields.xdmf``
+beside it for ParaView), ``solution.png``,
 ``loss.png`` and ``model.pt`` into ``out_dir``; every write is atomic, so an interrupted run never
 leaves a truncated file behind.
 """
@@ -28,6 +29,7 @@ from .reference import ReferenceGrid, grid_points
 from .sampling import make_sampler
 from .settings import Settings
 from .training import TrainingResult, train
+from .xdmf import write_xdmf
 
 SPACE_GRID = {1: (512,), 2: (201, 201), 3: (64, 64, 64)}
 SPACE_TIME_GRID = {1: (256, 101), 2: (101, 101, 26), 3: (48, 48, 48, 11)}
@@ -155,6 +157,7 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: Fi
         attrs={"settings": settings.as_dict(), "metrics": metrics, "source": problem.source_text,
                "seed": settings.seed},
     )
+    write_xdmf(out_dir / "fields.h5")
     plot_fields(out_dir / "solution.png", axes=grid.axes, prediction=prediction,
                 reference=grid.values or None, title=solution_title(problem, metrics))
     plot_loss_history(out_dir / "loss.png", loss_history=history, phases=training.phases)

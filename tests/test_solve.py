@@ -51,6 +51,7 @@ def test_heat_equation_short_solve_and_its_files(tmp_path):
         rel = np.linalg.norm(u - exact) / np.linalg.norm(exact)
         assert rel == pytest.approx(metrics["rel_l2"]["u"], rel=1e-6)
         assert list(f["loss_history/step"][()])[-1] == metrics["steps"]
+    assert "fields.h5:/prediction/u" in (tmp_path / "fields.xdmf").read_text()
     for png in ("solution.png", "loss.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     state = torch.load(tmp_path / "model.pt", weights_only=True)

@@ -116,6 +116,12 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
         residuals = bind_residuals(namespace, inputs, fields, constants)
         layout = Layout(domain, inputs, fields, constants)
         conditions = check_conditions(namespace.get("conditions", {}) or {}, layout)
+        shared = (set(residuals) & set(conditions)) | ({"total", "step"} & (set(residuals) | set(conditions)))
+        if shared:
+            raise EquationError(
+                f"loss term name(s) {', '.join(sorted(shared))} used twice or reserved: residuals and "
+                f"conditions need distinct names, other than 'total' and 'step'"
+            )
         transform = namespace.get("output_transform")
         bound_transform = None
         if transform is not None:

@@ -74,6 +74,7 @@ def test_good_module_loads(tmp_path):
      r"condition 'initial': an initial condition needs a time-dependent domain"),
     (replace('fields = ["u"]', 'fields = ["u", "v"]'), r"condition 'initial'.*say which one with field="),
     (replace("nu = 0.1", "nu = 1 / 0 * undefined"), r"eq\.py: importing the module failed: ZeroDivisionError"),
+    (replace('"walls": Dirichlet(0.0)', '"residual": Dirichlet(0.0)'), r"eq\.py: loss term name\(s\) residual used twice"),
 ])
 def test_malformed_modules_fail_before_training(tmp_path, text, message):
     with pytest.raises(EquationError, match=message):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from math import factorial
-from typing import Callable, Iterable
+from typing import Iterable
 
 import torch
 from torch import nn
@@ -188,34 +188,3 @@ def taylor_polynomial(jets: dict[MultiIndex, torch.Tensor], delta: torch.Tensor)
             denominator *= factorial(count)
         total = total + coefficient * (monomial / denominator)[:, None]
     return total
-
-
-def transformed_jets(jets: dict[MultiIndex, torch.Tensor], x: torch.Tensor,
-                     transform: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                     requests: Iterable[MultiIndex], create_graph: bool) -> dict[MultiIndex, torch.Tensor]:
-    """Jets of transform(x, network(x)) from the network's jets, by autograd on a Taylor polynomial."""
-    y = x.detach().clone().requires_grad_(True)
-    delta = y - x.detach()
-    out = transform(y, taylor_polynomial(jets, delta))
-    values: dict[MultiIndex, torch.Tensor] = {(): out}
-    wanted = sorted({a[:k] for a in requests for k in range(len(a) + 1)}, key=lambda a: (len(a), a))
-    top = max(len(a) for a in wanted)
-    gradients: dict[MultiIndex, torch.Tensor] = {}
-    for a in wanted:
-        if not a:
-            continue
-        parent = a[:-1]
-        if parent not in gradients:
-            keep = create_graph or len(parent) + 1 < top
-            columns = []
-            for f in range(out.shape[1]):
-                column = values[parent][:, f]
-                if column.requires_grad:
-                    (g,) = torch.autograd.grad(column.sum(), y, create_graph=keep, retain_graph=True,
-                                               allow_unused=True)
-                else:
-                    g = None
-                columns.append(torch.zeros_like(y) if g is None else g)
-            gradients[parent] = torch.stack(columns, dim=1)  # (N, F, d)
-        values[a] = gradients[parent][:, :, a[-1]]
-    return values

@@ -9,7 +9,7 @@ from torch import nn
 
 from .binding import EquationError, as_column
 from .derivatives import Derivative, compute_derivatives
-from .jets import mlp_jets, supports_jets, transformed_jets
+from .jets import mlp_jets, supports_jets, taylor_polynomial
 from .network import MLP
 from .problem import Problem
 from .reference import split_fields
@@ -68,7 +68,11 @@ def field_derivatives(model: torch.nn.Module, points: torch.Tensor, fields: tupl
     with torch.set_grad_enabled(create_graph and torch.is_grad_enabled()):
         jets = mlp_jets(model.network, x, multi_indices)
     if model.transform is not None:
-        jets = transformed_jets(jets, x, model.apply_transform, multi_indices, create_graph)
+        # derivatives of transform(y, local Taylor polynomial of the network around x) at y = x
+        def transformed(y: torch.Tensor) -> torch.Tensor:
+            return model.apply_transform(y, taylor_polynomial(jets, y - x))
+
+        return compute_derivatives(transformed, x, fields, requests, create_graph)
     return {d: jets[d.wrt][:, fields.index(d.field)] for d in requests}
 
 

@@ -1,9 +1,8 @@
 """One entry point for the PDE job: check, train, evaluate, write results.
 
 ``solve(problem, settings, out_dir)`` writes ``metrics.json``, ``fields.h5`` (with ``fields.xdmf``
-beside it for ParaView), ``solution.png``,
-``loss.png`` and ``model.pt`` into ``out_dir``; every write is atomic, so an interrupted run never
-leaves a truncated file behind.
+beside it for ParaView), ``solution.png``, ``loss.png`` and ``model.pt`` into ``out_dir``; every
+write is atomic, so an interrupted run never leaves a truncated file behind.
 """
 
 from __future__ import annotations

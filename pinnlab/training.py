@@ -91,6 +91,13 @@ def train(problem: Problem, model: torch.nn.Module, settings: Settings,
         if on_log is not None and (force or at_step % settings.log_every == 0):
             on_log(at_step, raw)
 
+    def record(points: Collocation, at_step: int, phase: str) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Evaluate, check and log the losses at a phase boundary or L-BFGS chunk."""
+        terms, total = evaluate(points)
+        check_finite(terms, at_step, phase)
+        log(at_step, terms, total, force=True)
+        return terms, total
+
     total_steps = settings.steps + settings.lbfgs_steps
     with progress(total_steps, desc=problem.name, enabled=settings.progress) as bar:
         if settings.steps:
@@ -118,21 +125,17 @@ def train(problem: Problem, model: torch.nn.Module, settings: Settings,
         if settings.lbfgs_steps:
             phases.append((step, "lbfgs"))
             if not settings.steps:  # record where L-BFGS starts from
-                terms, total = evaluate(collocation)
-                check_finite(terms, step, "lbfgs")
-                log(step, terms, total, force=True)
+                record(collocation, step, "lbfgs")
 
             def refine_points(current: Collocation) -> Collocation:
                 return refine(problem, model, current, sampler, settings.rar_pool, settings.rar_points)
 
             lbfgs_iterations, lbfgs_stop, step, collocation = run_lbfgs(
-                model, settings, collocation, evaluate, log, bar, step,
+                model, settings, collocation, evaluate, record, bar, step,
                 refine_points if settings.rar_points else None,
             )
 
-        terms, total = evaluate(collocation)
-        check_finite(terms, step, "final")
-        log(step, terms, total, force=True)
+        terms, total = record(collocation, step, "final")
 
     return TrainingResult(
         steps=step, lbfgs_iterations=lbfgs_iterations, lbfgs_stop=lbfgs_stop,
@@ -152,7 +155,7 @@ def make_lbfgs(model: torch.nn.Module, settings: Settings) -> torch.optim.LBFGS:
     )
 
 
-def run_lbfgs(model, settings: Settings, collocation: Collocation, evaluate, log, bar, step: int,
+def run_lbfgs(model, settings: Settings, collocation: Collocation, evaluate, record, bar, step: int,
               refine_points: Callable[[Collocation], Collocation] | None = None,
               ) -> tuple[int, str, int, Collocation]:
     """L-BFGS in chunks of ``log_every`` iterations, so progress and history stay live.
@@ -189,9 +192,7 @@ def run_lbfgs(model, settings: Settings, collocation: Collocation, evaluate, log
         since_refinement += iterations
         step += iterations
         bar.update(iterations)
-        terms, total = evaluate(collocation)
-        check_finite(terms, step, "lbfgs")
-        log(step, terms, total, force=True)
+        _, total = record(collocation, step, "lbfgs")
         bar.set_postfix({"phase": "lbfgs", "loss": f"{float(total.detach()):.3e}"})
         due = since_refinement >= settings.rar_every or iterations < chunk
         if refine_points is not None and due and done < settings.lbfgs_steps:

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +30,8 @@ import numpy as np
 __all__ = [
     "OutputDirectoryError",
     "atomic_path",
+    "check_free_space",
+    "remove_stale_temporaries",
     "check_writable",
     "jsonable",
     "write_json",
@@ -160,3 +163,43 @@ def check_writable(directory: str | os.PathLike[str]) -> None:
         raise OutputDirectoryError(
             f"cannot write to output directory {directory}: {reason}"
         ) from exc
+
+
+def check_free_space(directory: str | os.PathLike[str], needed: int) -> None:
+    """Refuse to start a run whose results would not fit on the disk.
+
+    Why: a full disk otherwise shows up only when results are written, after training.
+    Raises :class:`OutputDirectoryError` naming the directory and both sizes.
+    """
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise OutputDirectoryError(
+            f"not enough free space in {directory}: results need about {needed / 1e6:.1f} MB, "
+            f"{free / 1e6:.1f} MB are free"
+        )
+
+
+def remove_stale_temporaries(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete temporary files left by writers of processes that no longer run (killed mid-write).
+
+    The writing process's id is part of each temporary name, so files of a live process (for
+    example a second run writing to the same folder) are left alone. Returns what was removed.
+    """
+    removed = []
+    for path in Path(directory).glob(".*.tmp-*"):
+        pid = path.name.rpartition(".tmp-")[2].split("-")[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

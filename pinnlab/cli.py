@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from .atomic import OutputDirectoryError
 from .binding import EquationError
+from .export_command import add_export_arguments, run_export
 from .growth.command import add_grow_arguments, run_grow
 from .training import NonFiniteLossError
 
@@ -35,6 +36,8 @@ def add_solve_arguments(parser: argparse.ArgumentParser) -> None:
                              "--set weights=initial:10 (repeatable)")
     parser.add_argument("--no-reference", action="store_true",
                         help="solve without the equation's reference (no error is reported)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the output folder's checkpoints/last.pt")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -63,7 +66,7 @@ def run_solve(args: argparse.Namespace) -> int:
         problem = problem.without_reference()
     settings = resolve_settings(problem, overrides_from(args))
     out_dir = args.out or RESULTS_DIR / problem.name
-    result = solve(problem, settings, out_dir)
+    result = solve(problem, settings, out_dir, resume=args.resume)
     summary = {k: result.metrics[k] for k in ("rel_l2", "final_losses", "steps", "lbfgs_stop", "wall_time_s")}
     print(json.dumps(summary, indent=2))
     print(f"results written to {out_dir}/ (metrics.json, fields.h5 + fields.xdmf, solution.png, loss.png, model.pt)")
@@ -73,6 +76,7 @@ def run_solve(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "solve": ("train a network on an equation module and write results", add_solve_arguments, run_solve),
     "grow": ("grow a neural ODE classifier layer by layer with a DWR estimate", add_grow_arguments, run_grow),
+    "export": ("re-evaluate a solved model on any grid; write HDF5 + XDMF", add_export_arguments, run_export),
 }
 
 
@@ -89,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except NonFiniteLossError as error:
         print(f"pinnlab {args.command}: training stopped: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # e.g. the disk filled up while writing; earlier files are intact
+        print(f"pinnlab {args.command}: could not write results: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"pinnlab {args.command}: interrupted; files already written are complete", file=sys.stderr)

@@ -129,10 +129,15 @@ def compute_derivatives(
 
 def gradient(value: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
     """d(value_i)/d(x_i) for every point i; zero where ``value`` does not depend on ``x``
-    (e.g. the derivative of a linear function, which autograd sees as a constant)."""
+    (e.g. the derivative of a linear function, which autograd sees as a constant).
+
+    The graph is always retained: without ``create_graph``, two top-order gradients (u_xx and
+    u_yy) share the graph of the first-order one, which the first of them would otherwise free.
+    It goes away with the returned tensors."""
     if not value.requires_grad:
         return torch.zeros_like(x)
-    (grad,) = torch.autograd.grad(value.sum(), x, create_graph=create_graph, allow_unused=True)
+    (grad,) = torch.autograd.grad(value.sum(), x, create_graph=create_graph, retain_graph=True,
+                                  allow_unused=True)
     return torch.zeros_like(x) if grad is None else grad
 
 

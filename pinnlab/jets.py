@@ -56,8 +56,8 @@ MAX_ORDER = 4
 
 
 def supports_jets(network: nn.Module, order: int) -> bool:
-    """True for our MLP with tanh/sin activations, no Fourier features, order <= 4."""
-    if not isinstance(network, MLP) or network.fourier is not None or order > MAX_ORDER:
+    """True for our MLP with tanh/sin activations, no Fourier features or periodic inputs, order <= 4."""
+    if not isinstance(network, MLP) or network.fourier is not None or network.periodic or order > MAX_ORDER:
         return False
     return all(isinstance(m, (nn.Linear, nn.Tanh, Sine)) for m in network.layers)
 

@@ -12,6 +12,7 @@ import torch
 
 from .binding import as_column
 from .conditions import ConditionBatch
+from .curriculum import CausalWeights
 from .derivatives import Derivative
 from .model import field_derivatives
 from .problem import Problem
@@ -71,9 +72,17 @@ def condition_residual(problem: Problem, model: torch.nn.Module, name: str,
     return condition.residual(name, layout, batch, values, partner_values)
 
 
-def loss_terms(problem: Problem, model: torch.nn.Module, collocation: Collocation) -> dict[str, torch.Tensor]:
-    """Raw (unweighted) mean-square loss of every residual and condition, by name."""
-    terms = {name: r.square().mean() for name, r in residual_values(problem, model, collocation.interior).items()}
+def loss_terms(problem: Problem, model: torch.nn.Module, collocation: Collocation,
+               causal: "CausalWeights | None" = None) -> dict[str, torch.Tensor]:
+    """Raw (unweighted) mean-square loss of every residual and condition, by name; with
+    ``causal``, residual terms are causally weighted in time."""
+    interior = collocation.interior
+    residuals = residual_values(problem, model, interior)
+    if causal is None:
+        terms = {name: r.square().mean() for name, r in residuals.items()}
+    else:
+        t = interior[:, problem.layout.time_index]
+        terms = {name: causal.loss(r.square(), t) for name, r in residuals.items()}
     for name, batch in collocation.conditions.items():
         terms[name] = condition_residual(problem, model, name, batch).square().mean()
     return terms

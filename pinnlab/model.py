@@ -82,12 +82,21 @@ def build_model(problem: Problem, settings: Settings) -> FieldModel:
         in_dim=len(problem.inputs), out_dim=len(problem.fields), width=settings.width,
         depth=settings.depth, activation=settings.activation, lower=lower, upper=upper,
         fourier_features=settings.fourier_features, fourier_scale=settings.fourier_scale,
-        seed=settings.seed,
+        seed=settings.seed, periodic=periodic_inputs(problem, settings),
     )
     dtype = torch.float64 if settings.dtype == "float64" else torch.float32
     model = FieldModel(network, problem).to(dtype=dtype, device=resolve_device(settings.device))
     model.engine = settings.engine
     return model
+
+
+def periodic_inputs(problem: Problem, settings: Settings) -> tuple[int, ...]:
+    """Indices of the inputs named in ``settings.periodic`` (e.g. "x" or "x,y")."""
+    names = [n.strip() for n in settings.periodic.split(",") if n.strip()]
+    unknown = [n for n in names if n not in problem.inputs]
+    if unknown:
+        raise ValueError(f"periodic: unknown input(s) {', '.join(unknown)}; inputs are {', '.join(problem.inputs)}")
+    return tuple(problem.inputs.index(n) for n in names)
 
 
 def resolve_device(name: str) -> torch.device:

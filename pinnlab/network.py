@@ -48,7 +48,12 @@ class FourierFeatures(nn.Module):
 
 
 class MLP(nn.Module):
-    """Fully connected network with input scaling and optional Fourier features."""
+    """Fully connected network with input scaling and optional Fourier features.
+
+    Inputs listed in ``periodic`` enter as (cos, sin) of their position across the bounding box,
+    so the network is exactly periodic in them, with the box's length as period: periodic
+    boundary conditions then hold by construction instead of by a loss term.
+    """
 
     def __init__(
         self,
@@ -62,6 +67,7 @@ class MLP(nn.Module):
         fourier_features: int = 0,
         fourier_scale: float = 1.0,
         seed: int = 0,
+        periodic: Sequence[int] = (),
     ) -> None:
         super().__init__()
         if width < 1 or depth < 1:
@@ -73,10 +79,14 @@ class MLP(nn.Module):
             raise ValueError(f"MLP: lower/upper must be {in_dim} values with lower < upper")
         self.register_buffer("center", (upper_t + lower_t) / 2)
         self.register_buffer("half_width", (upper_t - lower_t) / 2)
+        self.periodic = tuple(sorted(set(periodic)))
+        if any(not 0 <= k < in_dim for k in self.periodic):
+            raise ValueError(f"MLP: periodic input indices must be in 0..{in_dim - 1}, got {periodic}")
+        embedded = in_dim + len(self.periodic)
         self.fourier = (
-            FourierFeatures(in_dim, fourier_features, fourier_scale, generator) if fourier_features else None
+            FourierFeatures(embedded, fourier_features, fourier_scale, generator) if fourier_features else None
         )
-        first = 2 * fourier_features if fourier_features else in_dim
+        first = 2 * fourier_features if fourier_features else embedded
         sizes = [first] + [width] * depth + [out_dim]
         layers: list[nn.Module] = []
         for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -92,6 +102,10 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.center.to(x.dtype)) / self.half_width.to(x.dtype)
+        if self.periodic:
+            angle = math.pi * z[:, list(self.periodic)]
+            kept = [k for k in range(z.shape[1]) if k not in self.periodic]
+            z = torch.cat([z[:, kept], torch.cos(angle), torch.sin(angle)], dim=-1)
         if self.fourier is not None:
             z = self.fourier(z)
         return self.layers(z)

@@ -19,7 +19,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from pinnlab.atomic import atomic_path
 
-__all__ = ["plot_fields", "plot_loss_history"]
+__all__ = ["plot_collocation", "plot_fields", "plot_loss_history"]
 
 _DPI = 120
 _CELL_W, _CELL_H = 4.2, 3.2  # inches per subplot
@@ -246,4 +246,32 @@ def plot_loss_history(
     ax.set_title("loss history")
     if terms:
         ax.legend(loc="upper right")
+    _save(fig, path)
+
+
+def plot_collocation(
+    path: str | os.PathLike[str],
+    *,
+    axes: dict[str, np.ndarray],
+    field: str,
+    values: np.ndarray,
+    point_sets: Sequence[tuple[str, np.ndarray]],
+) -> None:
+    """Save a PNG of collocation point sets drawn over one field on a 2D grid, one panel each.
+
+    Why: residual-based refinement should gather points at fronts and shocks; seeing them over
+    the solution is how a user checks that it does. ``point_sets`` are (title, (N, 2) points)
+    pairs, e.g. the first, a middle and the last refinement. Raises ``ValueError`` unless the
+    grid has exactly two inputs.
+    """
+    names = list(axes)
+    if len(names) != 2:
+        raise ValueError(f"plot_collocation needs a 2D grid, got inputs {names}")
+    coords = [np.asarray(axes[n]) for n in names]
+    fig = Figure(figsize=(_CELL_W * max(len(point_sets), 1), _CELL_H), layout="constrained")
+    limits = _finite_range(values)
+    for k, (title, points) in enumerate(point_sets):
+        ax = fig.add_subplot(1, len(point_sets), k + 1)
+        _image(fig, ax, names, coords, values, title, limits, field)
+        ax.scatter(points[:, 0], points[:, 1], s=1.5, c="red", linewidths=0, alpha=0.6)
     _save(fig, path)

@@ -39,6 +39,12 @@ class Progress:
         if self._bar is not None:
             self._bar.update(n)
 
+    def moveto(self, n: int) -> None:
+        """Jump to step ``n`` (a resumed run starts part-way; a rollback goes back)."""
+        if self._bar is not None:
+            self._bar.n = n
+            self._bar.refresh()
+
     def set_postfix(self, values: dict[str, Any]) -> None:
         """Show ``values`` (e.g. the current losses) after the bar, at its next redraw."""
         if self._bar is not None:

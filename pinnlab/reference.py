@@ -77,17 +77,20 @@ class Exact(Reference):
         bind(self.function, "reference", inputs=layout.inputs, constants=layout.constants)
 
     def on_grid(self, layout, base_dir, default_axes):
-        bound = bind(self.function, "reference", inputs=layout.inputs, constants=layout.constants)
-        points = torch.as_tensor(grid_points(default_axes), dtype=torch.float64)
-        with torch.no_grad():
-            parts = split_fields(bound(points), layout.fields, "reference")
         shape = tuple(len(a) for a in default_axes.values())
-        values = {
-            f: as_column(v, len(points), f"reference field '{f}'", torch.float64, torch.device("cpu"))
-            .numpy().reshape(shape)
+        values = self.at_points(layout, grid_points(default_axes))
+        return ReferenceGrid(dict(default_axes), {f: v.reshape(shape) for f, v in values.items()})
+
+    def at_points(self, layout: Layout, points: np.ndarray) -> dict[str, np.ndarray]:
+        """The solution at any points (N, d) as float64 (N,) per field, e.g. one chunk of a grid."""
+        bound = bind(self.function, "reference", inputs=layout.inputs, constants=layout.constants)
+        x = torch.as_tensor(points, dtype=torch.float64)
+        with torch.no_grad():
+            parts = split_fields(bound(x), layout.fields, "reference")
+        return {
+            f: as_column(v, len(x), f"reference field '{f}'", torch.float64, torch.device("cpu")).numpy()
             for f, v in parts.items()
         }
-        return ReferenceGrid(dict(default_axes), values)
 
 
 def resolve(path: str | Path, base_dir: Path | None) -> Path:

@@ -1,35 +1,94 @@
-"""Residual-based adaptive refinement (RAR): add collocation points where the residual is largest.
+"""Residual-based adaptive collocation: move or add points where the residual is large.
 
 Fixed uniform points waste effort where the solution is smooth and starve fronts and shocks.
-Every ``rar_every`` L-BFGS iterations the residual is evaluated on a fresh candidate pool (in
-chunks, without a graph for the parameters) and the ``rar_points`` worst candidates join the
-interior set, as in Lu et al. 2021.
+Every ``refine_every`` steps the residual is evaluated on a fresh candidate pool (in chunks,
+without a graph for the parameters) and the point set changes by one of:
+
+* ``rar`` (Lu et al. 2021): add the ``refine_points`` candidates with the largest residual;
+* ``rar-d`` (Wu et al. 2023): add ``refine_points`` candidates drawn with density
+  p(x) proportional to |r(x)|^k / mean |r|^k + c;
+* ``rad`` (Wu et al. 2023): replace all interior points by ``points`` candidates drawn from p.
+
+The budget is explicit: ``rad`` keeps the number of points fixed; ``rar`` and ``rar-d`` grow it,
+unless ``refine_budget`` is ``fixed``, in which case each added point replaces one of the current
+points with the smallest residual. ``k`` sharpens the density (k = 0: uniform), ``c`` keeps a
+floor of uniform points so smooth regions are not emptied.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 
 from .losses import Collocation, residual_values, sample_interior
 from .problem import Problem
 from .sampling import Sampler
+from .settings import Settings
 
 
-def residual_scores(problem: Problem, model: torch.nn.Module, points: torch.Tensor,
-                    chunk: int = 8192) -> torch.Tensor:
-    """Sum over residuals of r^2 at each point, chunked so large pools fit in memory."""
-    scores = []
+@dataclass(frozen=True)
+class Refinement:
+    """One refinement, kept for the output file: the new interior set and its residual there."""
+
+    step: int
+    method: str
+    points: np.ndarray
+    residual: np.ndarray
+
+
+def residual_norms(problem: Problem, model: torch.nn.Module, points: torch.Tensor,
+                   chunk: int = 8192) -> torch.Tensor:
+    """|r| at each point (the root of the summed squares of all residuals), chunked so large
+    pools fit in memory; no graph is kept for the parameters."""
+    norms = []
     for start in range(0, points.shape[0], chunk):
         values = residual_values(problem, model, points[start:start + chunk], create_graph=False)
-        scores.append(sum(v.detach().square() for v in values.values()))
-    return torch.cat(scores)
+        norms.append(sum(v.detach().square() for v in values.values()).sqrt())
+    return torch.cat(norms) if norms else points.new_zeros(0)
+
+
+def density(norms: torch.Tensor, k: float, c: float) -> torch.Tensor:
+    """Sampling probabilities |r|^k / mean |r|^k + c, normalized (uniform if all residuals vanish)."""
+    powered = norms.double().pow(k)
+    mean = powered.mean()
+    weights = (powered / mean if mean > 0 else torch.zeros_like(powered)) + c
+    if not torch.isfinite(weights).all() or weights.sum() <= 0:
+        weights = torch.ones_like(powered)
+    return weights / weights.sum()
+
+
+def draw(probabilities: torch.Tensor, count: int, seed: int) -> torch.Tensor:
+    """``count`` distinct indices drawn with the given probabilities, reproducibly from ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.multinomial(probabilities.cpu(), count, replacement=False, generator=generator)
 
 
 def refine(problem: Problem, model: torch.nn.Module, collocation: Collocation, sampler: Sampler,
-           pool: int, count: int) -> Collocation:
-    """``collocation`` with the ``count`` highest-residual points of a ``pool``-point draw added."""
+           settings: Settings, step: int, seed: int) -> tuple[Collocation, Refinement]:
+    """The refined point set and a record of it; ``seed`` makes the density draws repeatable."""
+    method = settings.refine
     interior = collocation.interior
-    candidates = sample_interior(problem, pool, sampler, interior.dtype, interior.device)
-    scores = residual_scores(problem, model, candidates)
-    worst = torch.topk(scores, min(count, len(scores))).indices
-    return Collocation(torch.cat([interior, candidates[worst]]), collocation.conditions)
+    pool = sample_interior(problem, settings.refine_pool, sampler, interior.dtype, interior.device)
+    norms = residual_norms(problem, model, pool)
+    if method == "rad":
+        if settings.points > len(pool):
+            raise ValueError(f"refine_pool ({len(pool)}) must be at least points ({settings.points}) for rad")
+        chosen = pool[draw(density(norms, settings.refine_k, settings.refine_c), settings.points, seed)]
+        new = chosen
+    else:
+        count = min(settings.refine_points, len(pool))
+        if method == "rar":
+            picked = torch.topk(norms, count).indices
+        else:
+            picked = draw(density(norms, settings.refine_k, settings.refine_c), count, seed).to(pool.device)
+        kept = interior
+        if settings.refine_budget == "fixed":
+            current = residual_norms(problem, model, interior)
+            keep = torch.topk(current, max(len(interior) - count, 0)).indices.sort().values
+            kept = interior[keep]
+        new = torch.cat([kept, pool[picked]])
+    record = Refinement(step, method, new.detach().double().cpu().numpy(),
+                        residual_norms(problem, model, new).double().cpu().numpy())
+    return Collocation(new, collocation.conditions), record

@@ -11,6 +11,8 @@ from .derivatives import ENGINES
 from .sampling import SAMPLERS
 from .network import ACTIVATIONS
 
+REFINE_METHODS = ("none", "rar", "rar-d", "rad")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -20,15 +22,27 @@ class Settings:
     activation: str = "tanh"
     fourier_features: int = 0
     fourier_scale: float = 1.0
+    periodic: str = ""  # inputs in which the network is exactly periodic over the domain's box, e.g. "x"
     # collocation
     points: int = 4000
     boundary_points: int = 400
     sampler: str = "sobol"
     resample_every: int = 0
-    # residual-based adaptive refinement during L-BFGS (0 rar_points: off)
-    rar_points: int = 0
-    rar_every: int = 500
-    rar_pool: int = 20000
+    # residual-based adaptive collocation (see pinnlab/refinement.py)
+    refine: str = "none"
+    refine_every: int = 500
+    refine_points: int = 500
+    refine_pool: int = 20000
+    refine_k: float = 1.0
+    refine_c: float = 1.0
+    refine_budget: str = "grow"
+    # time-dependent problems (see pinnlab/curriculum.py): growing time windows, causal weights
+    curriculum: int = 0
+    curriculum_every: int = 0
+    curriculum_loss: float = 0.0
+    causal_eps: float = 0.0
+    causal_eps_max: float = 100.0
+    causal_bins: int = 32
     # optimizer schedule: Adam, then L-BFGS with strong-Wolfe line search
     steps: int = 2000
     lr: float = 1e-3
@@ -47,6 +61,9 @@ class Settings:
     grid: tuple[int, ...] = ()
     log_every: int = 50
     progress: bool = True
+    # fault tolerance: checkpoints every k steps (and at the end); rollbacks after a non-finite loss
+    checkpoint_every: int = 1000
+    rollbacks: int = 3
 
     def replace(self, overrides: Mapping[str, Any], source: str) -> "Settings":
         """A copy with ``overrides`` applied; ``source`` names where they came from for errors."""
@@ -72,12 +89,22 @@ class Settings:
             problems.append(f"sampler must be one of {', '.join(SAMPLERS)}, got '{self.sampler}'")
         if self.activation not in ACTIVATIONS:
             problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'")
-        for name in ("points", "boundary_points", "width", "depth", "log_every", "rar_every", "rar_pool"):
+        for name in ("points", "boundary_points", "width", "depth", "log_every", "refine_every", "refine_pool", "causal_bins",
+                     "checkpoint_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("steps", "lbfgs_steps", "resample_every", "fourier_features", "rar_points", "threads", "lbfgs_restarts"):
+        for name in ("steps", "lbfgs_steps", "resample_every", "fourier_features", "refine_points", "threads", "lbfgs_restarts",
+                     "rollbacks", "curriculum", "curriculum_every"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.refine not in REFINE_METHODS:
+            problems.append(f"refine must be one of {', '.join(REFINE_METHODS)}, got '{self.refine}'")
+        if self.refine_budget not in ("grow", "fixed"):
+            problems.append(f"refine_budget must be grow or fixed, got '{self.refine_budget}'")
+        if self.refine_k < 0 or self.refine_c < 0:
+            problems.append(f"refine_k and refine_c must be >= 0, got {self.refine_k}, {self.refine_c}")
+        if min(self.curriculum_loss, self.causal_eps, self.causal_eps_max) < 0:
+            problems.append("curriculum_loss, causal_eps and causal_eps_max must be >= 0")
         if not self.lr > 0:
             problems.append(f"lr must be > 0, got {self.lr}")
         if any(g < 2 for g in self.grid):

@@ -2,7 +2,9 @@
 
 ``solve(problem, settings, out_dir)`` writes ``metrics.json``, ``fields.h5`` (with ``fields.xdmf``
 beside it for ParaView), ``solution.png``, ``loss.png`` and ``model.pt`` into ``out_dir``; every
-write is atomic, so an interrupted run never leaves a truncated file behind.
+write is atomic, so an interrupted run never leaves a truncated file behind. Checkpoints
+(``checkpoints/last.pt`` and ``best.pt``) are written during training, so ``resume=True``
+continues an interrupted run.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import numpy as np
 import torch
 
 from . import __version__
-from .atomic import atomic_path, check_writable, write_json
+from .atomic import atomic_path, check_free_space, check_writable, remove_stale_temporaries, write_json
 from .binding import EquationError
+from .checkpoint import CheckpointStore
+from .evaluation import condition_residual_values, evaluate_in_chunks
 from .fields_h5 import write_fields
-from .losses import loss_terms, sample_collocation, term_weights
+from .losses import Collocation, loss_terms, sample_collocation, term_weights
 from .model import FieldModel, build_model, resolve_device
-from .plots import plot_fields, plot_loss_history
+from .plots import plot_collocation, plot_fields, plot_loss_history
 from .problem import Problem
 from .reference import ReferenceGrid, grid_points
+from .refinement import Refinement
 from .sampling import make_sampler
 from .settings import Settings
 from .training import TrainingResult, train
@@ -55,12 +60,16 @@ def resolve_settings(problem: Problem, overrides: dict[str, Any] | None = None) 
     return settings.replace(overrides or {}, "settings")
 
 
-def solve(problem: Problem, settings: Settings, out_dir: str | Path) -> SolveResult:
+def solve(problem: Problem, settings: Settings, out_dir: str | Path, resume: bool = False) -> SolveResult:
+    """Train and write results; with ``resume``, continue from ``out_dir/checkpoints/last.pt``."""
     out_dir = Path(out_dir)
     started = time.perf_counter()
     term_weights(problem, settings)  # unknown weight names fail before training
     resolve_device(settings.device)
     check_writable(out_dir)
+    for folder in (out_dir, out_dir / "checkpoints"):
+        if folder.is_dir():
+            remove_stale_temporaries(folder)
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
@@ -69,8 +78,11 @@ def solve(problem: Problem, settings: Settings, out_dir: str | Path) -> SolveRes
         raise EquationError(f"{problem.origin}: {error}") from None
     torch.manual_seed(settings.seed)
     model = build_model(problem, settings)
+    check_free_space(out_dir, estimate_output_bytes(problem, settings, model, grid))
+    checkpoints = CheckpointStore(out_dir / "checkpoints")
+    state = checkpoints.load("last") if resume else None
     preflight(problem, model, settings)
-    training = train(problem, model, settings)
+    training = train(problem, model, settings, checkpoints=checkpoints, resume_from=state)
     prediction = predict_on_grid(model, problem, grid)
     metrics = {
         "equation": problem.name,
@@ -80,6 +92,10 @@ def solve(problem: Problem, settings: Settings, out_dir: str | Path) -> SolveRes
         "adam_steps": settings.steps,
         "lbfgs_iterations": training.lbfgs_iterations,
         "lbfgs_stop": training.lbfgs_stop,
+        "rollbacks": training.rollbacks,
+        "resumed_from_step": training.resumed_from,
+        "time_windows": [{"step": step, "t_end": end} for step, end in training.stages],
+        "refinements": [{"step": r.step, "method": r.method, "points": len(r.points)} for r in training.refinements],
         "train_time_s": round(training.wall_time, 3),
         "parameters": sum(p.numel() for p in model.parameters()),
         "settings": settings.as_dict(),
@@ -88,6 +104,21 @@ def solve(problem: Problem, settings: Settings, out_dir: str | Path) -> SolveRes
     }
     write_outputs(out_dir, problem, settings, model, training, grid, prediction, metrics, started)
     return SolveResult(out_dir, metrics, model, training)
+
+
+def estimate_output_bytes(problem: Problem, settings: Settings, model: FieldModel,
+                          grid: ReferenceGrid) -> int:
+    """A generous upper bound of what a solve writes: grid fields uncompressed, the grid's point
+    coordinates for XDMF, two checkpoints (Adam moments and L-BFGS pairs), figures."""
+    grid_points_count = int(np.prod(grid.shape))
+    arrays = 3 * len(problem.fields) + len(problem.residuals) + 1
+    fields = grid_points_count * (8 * arrays + 25 * len(problem.inputs))
+    parameters = sum(p.numel() for p in model.parameters())
+    refinements = (settings.steps + settings.lbfgs_steps) // settings.refine_every if settings.refine != "none" else 0
+    points = (settings.points * (1 + refinements) + settings.refine_points * refinements
+              + settings.boundary_points * len(problem.conditions) * 3)
+    checkpoint = 8 * (parameters * (4 + 2 * settings.lbfgs_history) + points * (len(problem.inputs) + 1))
+    return fields + 2 * checkpoint + 4_000_000
 
 
 def preflight(problem: Problem, model: FieldModel, settings: Settings) -> None:
@@ -153,18 +184,76 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: Fi
     write_fields(
         out_dir / "fields.h5", equation=problem.name, axes=grid.axes, mask=mask,
         prediction=prediction, reference=grid.values or None, loss_history=history,
+        residual=residuals_on_grid(problem, model, grid, mask),
+        points={**collocation_clouds(problem, model, training.collocation),
+                **refinement_clouds(training.refinements)},
         attrs={"settings": settings.as_dict(), "metrics": metrics, "source": problem.source_text,
                "seed": settings.seed},
     )
     write_xdmf(out_dir / "fields.h5")
     plot_fields(out_dir / "solution.png", axes=grid.axes, prediction=prediction,
                 reference=grid.values or None, title=solution_title(problem, metrics))
-    plot_loss_history(out_dir / "loss.png", loss_history=history, phases=training.phases)
+    windows = [(step, f"t <= {end:.3g}") for step, end in training.stages]
+    plot_loss_history(out_dir / "loss.png", loss_history=history, phases=training.phases + windows)
+    if len(grid.axes) == 2 and training.collocation is not None:
+        field = problem.fields[0]
+        plot_collocation(out_dir / "collocation.png", axes=grid.axes, field=field, values=prediction[field],
+                         point_sets=point_sets_to_show(training))
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save({"state_dict": model.state_dict(), "settings": settings.as_dict(),
-                    "equation": problem.name, "pinnlab": __version__}, tmp)
+                    "equation": problem.name, "pinnlab": __version__,
+                    "equation_path": str(problem.source_path) if problem.source_path else None}, tmp)
     metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
     write_json(out_dir / "metrics.json", metrics)
+
+
+def residuals_on_grid(problem: Problem, model: FieldModel, grid: ReferenceGrid,
+                      mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Each equation's pointwise residual on the grid, NaN outside the domain; evaluated in chunks
+    so no autograd graph outlives its chunk."""
+    inside = mask.ravel()
+    values = evaluate_in_chunks(problem, model, grid_points(grid.axes)[inside],
+                                residuals=list(problem.residuals))
+    residuals = {}
+    for name, column in values.residuals.items():
+        full = np.full(inside.size, np.nan)
+        full[inside] = column
+        residuals[name] = full.reshape(mask.shape)
+    return residuals
+
+
+def collocation_clouds(problem: Problem, model: FieldModel,
+                       collocation: Collocation | None) -> dict[str, dict[str, np.ndarray]]:
+    """The final collocation points with their residuals: ``interior`` with each equation's
+    residual, and one cloud per condition (``<name>_condition`` for one named "interior")."""
+    if collocation is None:
+        return {}
+    interior = collocation.interior.detach().to(dtype=torch.float64, device="cpu").numpy()
+    values = evaluate_in_chunks(problem, model, interior, residuals=list(problem.residuals))
+    residuals = {("coordinates_residual" if n == "coordinates" else n): v for n, v in values.residuals.items()}
+    clouds = {"interior": {"coordinates": interior, **residuals}}
+    for name, batch in collocation.conditions.items():
+        cloud = f"{name}_condition" if name == "interior" else name
+        clouds[cloud] = {
+            "coordinates": batch.points.detach().to(dtype=torch.float64, device="cpu").numpy(),
+            "residual": condition_residual_values(problem, model, name, batch),
+        }
+    return clouds
+
+
+def refinement_clouds(refinements: list[Refinement]) -> dict[str, dict[str, np.ndarray]]:
+    """``refinement_<k>``: the interior points after the k-th refinement with |r| there."""
+    return {f"refinement_{k}": {"coordinates": r.points, "residual": r.residual}
+            for k, r in enumerate(refinements, start=1)}
+
+
+def point_sets_to_show(training: TrainingResult) -> list[tuple[str, np.ndarray]]:
+    """The first, a middle and the last refinement (those that exist), then the final points."""
+    refinements = training.refinements
+    chosen = sorted({0, len(refinements) // 2, len(refinements) - 1}) if refinements else []
+    sets = [(f"refinement {k + 1} (step {refinements[k].step})", refinements[k].points) for k in chosen]
+    final = training.collocation.interior.detach().double().cpu().numpy()
+    return sets + [(f"final points ({len(final)})", final)]
 
 
 def solution_title(problem: Problem, metrics: dict[str, Any]) -> str:

@@ -1,29 +1,43 @@
-"""The training loop: Adam, then L-BFGS with a strong-Wolfe line search.
+"""The training loop: Adam, then L-BFGS with a strong-Wolfe line search, resumable.
 
-A plain function over plain objects. Adam gets the network into the right basin quickly and
-tolerates resampled points; L-BFGS then converges far further on a fixed point set, which is
-where PINNs get their accuracy.
+Adam gets the network into the right basin quickly and tolerates resampled points; L-BFGS then
+converges far further on a fixed point set, which is where PINNs get their accuracy.
+
+Everything training changes lives on one ``Trainer`` so that it can be saved (checkpoints),
+restored (``--resume``, bit-identical on CPU) and rolled back (a non-finite loss returns to the
+last good state with a smaller learning rate instead of ending the run).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
+from . import __version__
+from .checkpoint import FORMAT, VERSION, CheckpointStore, check_compatible, problem_signature
+from .conditions import ConditionBatch
+from .curriculum import CausalWeights, TimeCurriculum, check_time_settings
 from .losses import Collocation, loss_terms, sample_collocation, sample_interior, term_weights
-from .refinement import refine
 from .problem import Problem
-from .progress import progress
+from .progress import Progress, progress
+from .refinement import Refinement, refine
 from .sampling import make_sampler
 from .settings import Settings
 
 
 class NonFiniteLossError(RuntimeError):
     """Training produced NaN or infinity; the message names the loss term and the step."""
+
+    def __init__(self, message: str, term: str = "", step: int = 0) -> None:
+        super().__init__(message)
+        self.term, self.step = term, step
 
 
 @dataclass
@@ -35,6 +49,11 @@ class TrainingResult:
     final_losses: dict[str, float]
     history: dict[str, list[float]] = field(default_factory=dict)
     phases: list[tuple[int, str]] = field(default_factory=list)
+    collocation: Collocation | None = None  # the final point set, for output files
+    refinements: list[Refinement] = field(default_factory=list)
+    stages: list[tuple[int, float]] = field(default_factory=list)  # (step, time window end)
+    rollbacks: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from: int | None = None
 
 
 class History:
@@ -63,91 +82,24 @@ def check_finite(terms: dict[str, torch.Tensor], step: int, phase: str) -> None:
     for name, value in terms.items():
         if not math.isfinite(float(value.detach())):
             raise NonFiniteLossError(
-                f"loss term '{name}' became {float(value.detach())} at step {step} ({phase}); try a smaller "
-                f"learning rate (--set lr=...), float64, or check the residual '{name}' for divisions"
+                f"loss term '{name}' became {float(value.detach())} at step {step} ({phase})", name, step,
             )
 
 
-def train(problem: Problem, model: torch.nn.Module, settings: Settings,
-          on_log: Callable[[int, dict[str, float]], None] | None = None) -> TrainingResult:
-    """Train ``model`` on ``problem``; returns losses, history and why L-BFGS stopped."""
-    parameters = next(model.parameters())
-    dtype, device = parameters.dtype, parameters.device
-    sampler = make_sampler(settings.sampler, seed=settings.seed)
-    collocation = sample_collocation(problem, settings, sampler, dtype, device)
-    weights = term_weights(problem, settings)
-    history = History(list(weights), settings.log_every)
-    phases: list[tuple[int, str]] = []
-    start = time.perf_counter()
-    step = 0
-
-    def evaluate(points: Collocation) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        terms = loss_terms(problem, model, points)
-        return terms, weighted_total(terms, weights)
-
-    def log(at_step: int, terms: dict[str, torch.Tensor], total: torch.Tensor, force: bool = False) -> None:
-        raw = {k: float(v.detach()) for k, v in terms.items()}
-        history.record(at_step, raw, float(total.detach()), force)
-        if on_log is not None and (force or at_step % settings.log_every == 0):
-            on_log(at_step, raw)
-
-    def record(points: Collocation, at_step: int, phase: str) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Evaluate, check and log the losses at a phase boundary or L-BFGS chunk."""
-        terms, total = evaluate(points)
-        check_finite(terms, at_step, phase)
-        log(at_step, terms, total, force=True)
-        return terms, total
-
-    total_steps = settings.steps + settings.lbfgs_steps
-    with progress(total_steps, desc=problem.name, enabled=settings.progress) as bar:
-        if settings.steps:
-            phases.append((step, "adam"))
-            optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-            gamma = settings.lr_decay ** (1.0 / max(settings.steps, 1))
-            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
-            for _ in range(settings.steps):
-                if settings.resample_every and step and step % settings.resample_every == 0:
-                    interior = sample_interior(problem, settings.points, sampler, dtype, device)
-                    collocation = Collocation(interior, collocation.conditions)
-                optimizer.zero_grad(set_to_none=True)
-                terms, total = evaluate(collocation)
-                check_finite(terms, step, "adam")
-                log(step, terms, total)
-                total.backward()
-                optimizer.step()
-                scheduler.step()
-                step += 1
-                bar.update()
-                if step % settings.log_every == 0:
-                    bar.set_postfix({"phase": "adam", "loss": f"{float(total.detach()):.3e}"})
-
-        lbfgs_iterations, lbfgs_stop = 0, "not run"
-        if settings.lbfgs_steps:
-            phases.append((step, "lbfgs"))
-            if not settings.steps:  # record where L-BFGS starts from
-                record(collocation, step, "lbfgs")
-
-            def refine_points(current: Collocation) -> Collocation:
-                return refine(problem, model, current, sampler, settings.rar_pool, settings.rar_points)
-
-            lbfgs_iterations, lbfgs_stop, step, collocation = run_lbfgs(
-                model, settings, collocation, evaluate, record, bar, step,
-                refine_points if settings.rar_points else None,
-            )
-
-        terms, total = record(collocation, step, "final")
-
-    return TrainingResult(
-        steps=step, lbfgs_iterations=lbfgs_iterations, lbfgs_stop=lbfgs_stop,
-        wall_time=time.perf_counter() - start,
-        final_losses={k: float(v.detach()) for k, v in terms.items()},
-        history=history.data, phases=phases,
-    )
+def cloned(tree: Any) -> Any:
+    """A deep copy whose tensors no longer share memory with the live model and optimizers."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().clone()
+    if isinstance(tree, dict):
+        return {k: cloned(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(cloned(v) for v in tree)
+    return copy.copy(tree)
 
 
-def make_lbfgs(model: torch.nn.Module, settings: Settings) -> torch.optim.LBFGS:
+def make_lbfgs(model: torch.nn.Module, settings: Settings, lr: float = 1.0) -> torch.optim.LBFGS:
     return torch.optim.LBFGS(
-        model.parameters(), lr=1.0, max_iter=settings.log_every,
+        model.parameters(), lr=lr, max_iter=settings.log_every,
         max_eval=int(settings.log_every * 1.25), history_size=settings.lbfgs_history,
         tolerance_grad=1e-12 if settings.dtype == "float64" else 1e-9,
         tolerance_change=1e-15 if settings.dtype == "float64" else 1e-11,
@@ -155,62 +107,350 @@ def make_lbfgs(model: torch.nn.Module, settings: Settings) -> torch.optim.LBFGS:
     )
 
 
-def run_lbfgs(model, settings: Settings, collocation: Collocation, evaluate, record, bar, step: int,
-              refine_points: Callable[[Collocation], Collocation] | None = None,
-              ) -> tuple[int, str, int, Collocation]:
-    """L-BFGS in chunks of ``log_every`` iterations, so progress and history stay live.
+class Trainer:
+    """Adam for ``settings.steps`` steps, then L-BFGS for ``settings.lbfgs_steps`` iterations.
 
-    The optimizer's state (curvature pairs, step length) carries over between chunks, so
-    chunking does not change the iterates. With ``refine_points``, the point set grows every
-    ``rar_every`` iterations and L-BFGS restarts (its curvature pairs belong to the old loss).
-    A line search that stalls far from convergence (stale curvature pairs, float32 round-off)
-    restarts L-BFGS afresh, up to ``lbfgs_restarts`` times, instead of ending training early.
-    Returns iterations done, why it stopped, the step, and the final point set.
+    L-BFGS runs in chunks of ``log_every`` iterations so that progress, history, checkpoints and
+    rollbacks happen between chunks; its curvature pairs carry over between chunks, so chunking
+    does not change the iterates. With ``refine`` the point set changes every ``refine_every``
+    steps (and when L-BFGS converges early on the current set); L-BFGS then restarts, as its
+    curvature pairs belong to the old loss. The same happens when a time curriculum moves to its
+    next window. A line search that stalls far from convergence (stale curvature pairs, float32
+    round-off) restarts L-BFGS afresh, up to ``lbfgs_restarts`` times, instead of ending early.
     """
-    optimizer = make_lbfgs(model, settings)
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        terms, total = evaluate(collocation)
-        if torch.isfinite(total):
+    def __init__(self, problem: Problem, model: torch.nn.Module, settings: Settings,
+                 checkpoints: CheckpointStore | None = None,
+                 on_log: Callable[[int, dict[str, float]], None] | None = None) -> None:
+        self.problem, self.model, self.settings = problem, model, settings
+        self.checkpoints, self.on_log = checkpoints, on_log
+        parameter = next(model.parameters())
+        self.dtype, self.device = parameter.dtype, parameter.device
+        self.sampler = make_sampler(settings.sampler, seed=settings.seed)
+        self.step = 0
+        check_time_settings(problem, settings)
+        self.curriculum = TimeCurriculum(problem, settings) if settings.curriculum else None
+        self.causal = CausalWeights(problem, settings) if settings.causal_eps else None
+        self.stages: list[tuple[int, float]] = []
+        self.active = self.problem  # the problem on the current time window
+        if self.curriculum is not None:
+            self.enter_window()
+        self.collocation = sample_collocation(self.active, settings, self.sampler, self.dtype, self.device)
+        self.weights = term_weights(problem, settings)
+        self.history = History(list(self.weights), settings.log_every)
+        self.phases: list[tuple[int, str]] = []
+        self.adam = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        gamma = settings.lr_decay ** (1.0 / max(settings.steps, 1))
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.adam, gamma)
+        self.lbfgs: torch.optim.LBFGS | None = None
+        self.lbfgs_done, self.since_refinement, self.restarts = 0, 0, 0
+        self.lbfgs_stop = "not run"
+        self.finished = False
+        self.lr_scale = 1.0
+        self.rollbacks: list[dict[str, Any]] = []
+        self.best_loss = math.inf
+        self.saved_at = 0
+        self.resumed_from: int | None = None
+        self.good: dict[str, Any] | None = None  # the last state known to have finite losses
+        self.refinements: list[Refinement] = []
+
+    # --- losses and logging -------------------------------------------------------------------
+    def evaluate(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        terms = loss_terms(self.problem, self.model, self.collocation, self.causal)
+        return terms, weighted_total(terms, self.weights)
+
+    def log(self, terms: dict[str, torch.Tensor], total: torch.Tensor, force: bool = False) -> None:
+        raw = {k: float(v.detach()) for k, v in terms.items()}
+        self.history.record(self.step, raw, float(total.detach()), force)
+        if self.on_log is not None and (force or self.step % self.settings.log_every == 0):
+            self.on_log(self.step, raw)
+
+    def record(self, phase: str) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Evaluate, check and log the losses at a phase boundary or an L-BFGS chunk's end."""
+        terms, total = self.evaluate()
+        check_finite(terms, self.step, phase)
+        self.log(terms, total, force=True)
+        return terms, total
+
+    # --- the phases ---------------------------------------------------------------------------
+    def run(self) -> TrainingResult:
+        start = time.perf_counter()
+        settings = self.settings
+        with progress(settings.steps + settings.lbfgs_steps, desc=self.problem.name,
+                      enabled=settings.progress) as bar:
+            bar.moveto(self.step)
+            self.good = cloned(self.state_dict())
+            while True:
+                try:
+                    if not self.finished:
+                        self.run_adam(bar)
+                        self.run_lbfgs(bar)
+                    terms, _ = self.record("final")
+                    break
+                except NonFiniteLossError as error:
+                    self.roll_back(error, bar)
+            if not self.finished:
+                self.finished = True
+                self.save_checkpoint(final=True)
+        return TrainingResult(
+            steps=self.step, lbfgs_iterations=self.lbfgs_done, lbfgs_stop=self.lbfgs_stop,
+            wall_time=time.perf_counter() - start,
+            final_losses={k: float(v.detach()) for k, v in terms.items()},
+            history=self.history.data, phases=self.phases, collocation=self.collocation,
+            rollbacks=self.rollbacks, resumed_from=self.resumed_from, refinements=self.refinements,
+            stages=self.stages,
+        )
+
+    def run_adam(self, bar: Progress) -> None:
+        settings = self.settings
+        if self.step < settings.steps and not self.phases:
+            self.phases.append((self.step, "adam"))
+        while self.step < settings.steps:
+            if settings.resample_every and self.step and self.step % settings.resample_every == 0:
+                interior = sample_interior(self.active, settings.points, self.sampler, self.dtype, self.device)
+                self.collocation = Collocation(interior, self.collocation.conditions)
+            self.adam.zero_grad(set_to_none=True)
+            terms, total = self.evaluate()
+            check_finite(terms, self.step, "adam")
+            self.log(terms, total)
             total.backward()
-        else:  # let the line search shrink its step instead of differentiating through NaN
-            total = total.detach().new_tensor(float("inf"))
-        return total
+            self.adam.step()
+            self.scheduler.step()
+            self.step += 1
+            self.since_refinement += 1
+            bar.update()
+            if settings.refine != "none" and self.since_refinement >= settings.refine_every:
+                self.refine_points()
+            self.follow_time_schedule(1, float(total.detach()))
+            if self.step % settings.log_every == 0:
+                self.show(bar, "adam", total)
+                self.good = cloned(self.state_dict())
+            if self.step - self.saved_at >= settings.checkpoint_every:
+                _, loss = self.evaluate()
+                self.save_checkpoint(loss=float(loss.detach()))
 
-    done, since_refinement, restarts = 0, 0, 0
-    stop = f"reached lbfgs_steps={settings.lbfgs_steps}"
-    while done < settings.lbfgs_steps:
-        chunk = min(settings.log_every, settings.lbfgs_steps - done)
-        optimizer.param_groups[0]["max_iter"] = chunk
-        optimizer.param_groups[0]["max_eval"] = int(chunk * 1.25) + 1
-        before = optimizer.state[optimizer._params[0]].get("n_iter", 0)
-        optimizer.step(closure)
-        after = optimizer.state[optimizer._params[0]].get("n_iter", 0)
-        iterations = after - before
-        done += iterations
-        since_refinement += iterations
-        step += iterations
-        bar.update(iterations)
-        _, total = record(collocation, step, "lbfgs")
-        bar.set_postfix({"phase": "lbfgs", "loss": f"{float(total.detach()):.3e}"})
-        due = since_refinement >= settings.rar_every or iterations < chunk
-        if refine_points is not None and due and done < settings.lbfgs_steps:
-            collocation = refine_points(collocation)
-            optimizer, since_refinement = make_lbfgs(model, settings), 0
-            bar.set_postfix({"phase": "lbfgs", "points": len(collocation.interior)})
-        elif iterations < chunk:
-            stop = lbfgs_stop_reason(optimizer, settings)
-            if stop.startswith("stalled") and iterations and restarts < settings.lbfgs_restarts:
-                optimizer, restarts = make_lbfgs(model, settings), restarts + 1
-                continue
-            break
-    if restarts:
-        stop += f" ({restarts} restart(s) after stalled line searches)"
-    return done, stop, step, collocation
+    def run_lbfgs(self, bar: Progress) -> None:
+        settings = self.settings
+        if not settings.lbfgs_steps:
+            return
+        if self.lbfgs is None:
+            self.phases.append((self.step, "lbfgs"))
+            self.lbfgs = make_lbfgs(self.model, settings, self.lr_scale)
+            self.lbfgs_stop = f"reached lbfgs_steps={settings.lbfgs_steps}"
+            if not settings.steps:  # record where L-BFGS starts from
+                self.record("lbfgs")
+        optimizer = self.lbfgs
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            _, total = self.evaluate()
+            if torch.isfinite(total):
+                total.backward()
+            else:  # let the line search shrink its step instead of differentiating through NaN
+                total = total.detach().new_tensor(float("inf"))
+            return total
+
+        while self.lbfgs_done < settings.lbfgs_steps:
+            chunk = min(settings.log_every, settings.lbfgs_steps - self.lbfgs_done)
+            optimizer.param_groups[0]["max_iter"] = chunk
+            optimizer.param_groups[0]["max_eval"] = int(chunk * 1.25) + 1
+            before = optimizer.state[optimizer._params[0]].get("n_iter", 0)
+            optimizer.step(closure)
+            iterations = optimizer.state[optimizer._params[0]].get("n_iter", 0) - before
+            self.lbfgs_done += iterations
+            self.since_refinement += iterations
+            self.step += iterations
+            bar.update(iterations)
+            _, total = self.record("lbfgs")
+            self.show(bar, "lbfgs", total)
+            points_changed = self.follow_time_schedule(iterations, float(total.detach()))
+            due = self.since_refinement >= settings.refine_every or iterations < chunk
+            if settings.refine != "none" and due and self.lbfgs_done < settings.lbfgs_steps:
+                self.refine_points()
+                points_changed = True
+            if points_changed:  # a new loss: fresh curvature pairs, and no reason to stop
+                optimizer = self.lbfgs = make_lbfgs(self.model, settings, self.lr_scale)
+                _, total = self.evaluate()
+            self.good = cloned(self.state_dict())
+            if not points_changed and iterations < chunk:
+                self.lbfgs_stop = lbfgs_stop_reason(optimizer)
+                if self.lbfgs_stop.startswith("stalled") and iterations and self.restarts < settings.lbfgs_restarts:
+                    optimizer = self.lbfgs = make_lbfgs(self.model, settings, self.lr_scale)
+                    self.restarts += 1
+                    continue
+                break
+            if self.step - self.saved_at >= settings.checkpoint_every:
+                self.save_checkpoint(loss=float(total.detach()))
+        if self.restarts and "restart" not in self.lbfgs_stop:
+            self.lbfgs_stop += f" ({self.restarts} restart(s) after stalled line searches)"
+
+    def show(self, bar: Progress, phase: str, total: torch.Tensor) -> None:
+        """Phase and loss after the progress bar, plus the time window, causal epsilon and
+        point count when those change during training."""
+        shown = {"phase": phase, "loss": f"{float(total.detach()):.3e}"}
+        if self.curriculum is not None:
+            shown["window"] = f"{self.curriculum.stage}/{self.curriculum.stages} (t <= {self.curriculum.window_end:.3g})"
+        if self.causal is not None:
+            shown["eps"] = f"{self.causal.eps:g}"
+        if self.settings.refine != "none":
+            shown["points"] = len(self.collocation.interior)
+        bar.set_postfix(shown)
+
+    def enter_window(self) -> None:
+        """Draw points on the curriculum's current time window (and tell the causal weights)."""
+        self.active = self.curriculum.windowed(self.problem)
+        if self.causal is not None:
+            self.causal.window_end = self.curriculum.window_end
+        self.stages.append((self.step, self.curriculum.window_end))
+
+    def follow_time_schedule(self, steps: int, loss: float) -> bool:
+        """Sharpen causal weights and move the time window on when due; True if points changed."""
+        if self.causal is not None and self.step % self.settings.log_every < steps:
+            self.causal.update()
+        if self.curriculum is None:
+            return False
+        self.curriculum.steps_in_stage += steps
+        if not self.curriculum.due(loss):
+            return False
+        self.curriculum.advance()
+        self.enter_window()
+        self.collocation = sample_collocation(self.active, self.settings, self.sampler, self.dtype, self.device)
+        return True
+
+    def refine_points(self) -> None:
+        seed = self.settings.seed * 100_003 + len(self.refinements)
+        self.collocation, record = refine(self.active, self.model, self.collocation, self.sampler,
+                                          self.settings, self.step, seed)
+        self.refinements.append(record)
+        self.since_refinement = 0
+
+    # --- faults -------------------------------------------------------------------------------
+    def roll_back(self, error: NonFiniteLossError, bar: Progress) -> None:
+        """Return to the last good state with the learning rates halved, or give up."""
+        where = f"; the last checkpoint is {self.checkpoints.last}" if self.checkpoints else ""
+        if len(self.rollbacks) >= self.settings.rollbacks or self.good is None:
+            tried = f" after {len(self.rollbacks)} rollback(s) with halved learning rates" if self.rollbacks else ""
+            raise NonFiniteLossError(
+                f"{error}{tried}; try a smaller learning rate (--set lr=...), float64, or check the "
+                f"residual or condition '{error.term}' for divisions{where}", error.term, error.step,
+            ) from None
+        old_scale = self.good["lr_scale"]
+        self.rollbacks.append({"step": error.step, "term": error.term, "back_to": self.good["step"],
+                               "lr_scale": self.lr_scale / 2})
+        self.lr_scale /= 2
+        self.load_state_dict(self.good, keep=("lr_scale", "rollbacks", "best_loss", "saved_at"))
+        for optimizer in (self.adam, self.lbfgs):
+            for group in optimizer.param_groups if optimizer is not None else ():
+                group["lr"] *= self.lr_scale / old_scale
+        bar.moveto(self.step)
+        print(f"{self.problem.name}: {error}; rolled back to step {self.step} with the learning rate "
+              f"scaled by {self.lr_scale:g} (rollback {len(self.rollbacks)} of {self.settings.rollbacks})",
+              file=sys.stderr)
+
+    def save_checkpoint(self, loss: float | None = None, final: bool = False) -> None:
+        if self.checkpoints is None:
+            return
+        if final:
+            _, total = self.evaluate()
+            loss = float(total.detach())
+        is_best = loss is not None and loss < self.best_loss
+        if is_best:
+            self.best_loss = loss
+        self.saved_at = self.step
+        self.checkpoints.save(self.state_dict(), is_best)
+
+    # --- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        conditions = {
+            name: {"points": b.points, "target": b.target, "normals": b.normals, "partners": b.partners}
+            for name, b in self.collocation.conditions.items()
+        }
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "format": FORMAT, "version": VERSION, "pinnlab": __version__,
+            "problem": problem_signature(self.problem),
+            "settings": json.dumps(self.settings.as_dict()),
+            "model": self.model.state_dict(),
+            "step": self.step, "finished": self.finished,
+            "adam": self.adam.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "lbfgs": None if self.lbfgs is None else self.lbfgs.state_dict(),
+            "lbfgs_counters": [self.lbfgs_done, self.since_refinement, self.restarts],
+            "lbfgs_stop": self.lbfgs_stop,
+            "sampler": self.sampler.state_dict(),
+            "collocation": {"interior": self.collocation.interior, "conditions": conditions},
+            "rng": rng,
+            "history": self.history.data, "phases": [list(p) for p in self.phases],
+            "refinements": [
+                {"step": r.step, "method": r.method, "points": torch.from_numpy(r.points),
+                 "residual": torch.from_numpy(r.residual)} for r in self.refinements
+            ],
+            "curriculum": None if self.curriculum is None else self.curriculum.state_dict(),
+            "causal": None if self.causal is None else self.causal.state_dict(),
+            "stages": [list(s) for s in self.stages],
+            "weights": self.weights, "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
+            "best_loss": self.best_loss, "saved_at": self.saved_at,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], keep: tuple[str, ...] = ()) -> None:
+        """Restore a checkpoint or snapshot; names in ``keep`` stay as they are (rollbacks)."""
+        check_compatible(state, self.problem, self.settings.as_dict(), self.model)
+        state = cloned(state)  # the optimizers adopt these tensors; a snapshot must stay intact
+        self.model.load_state_dict(state["model"])
+        self.step, self.finished = state["step"], state["finished"]
+        self.adam.load_state_dict(state["adam"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.lbfgs = None
+        if state["lbfgs"] is not None:
+            self.lbfgs = make_lbfgs(self.model, self.settings)
+            self.lbfgs.load_state_dict(state["lbfgs"])
+        self.lbfgs_done, self.since_refinement, self.restarts = state["lbfgs_counters"]
+        self.lbfgs_stop = state["lbfgs_stop"]
+        self.sampler.load_state_dict(state["sampler"])
+        move = {"dtype": self.dtype, "device": self.device}
+        conditions = {
+            name: ConditionBatch(**{k: None if v is None else v.to(**move) for k, v in batch.items()})
+            for name, batch in state["collocation"]["conditions"].items()
+        }
+        self.collocation = Collocation(state["collocation"]["interior"].to(**move), conditions)
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.history.data = state["history"]
+        self.stages = [tuple(s) for s in state["stages"]]
+        if self.curriculum is not None:
+            self.curriculum.load_state_dict(state["curriculum"])
+            self.active = self.curriculum.windowed(self.problem)
+        if self.causal is not None:
+            self.causal.load_state_dict(state["causal"])
+        self.refinements = [
+            Refinement(r["step"], r["method"], r["points"].numpy(), r["residual"].numpy())
+            for r in state["refinements"]
+        ]
+        self.phases = [tuple(p) for p in state["phases"]]
+        for name in ("lr_scale", "rollbacks", "best_loss", "saved_at"):
+            if name not in keep:
+                setattr(self, name, state[name])
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Continue from a saved checkpoint (``pinnlab solve --resume``)."""
+        self.load_state_dict(state)
+        self.resumed_from = self.step
 
 
-def lbfgs_stop_reason(optimizer: torch.optim.LBFGS, settings: Settings) -> str:
+def train(problem: Problem, model: torch.nn.Module, settings: Settings,
+          on_log: Callable[[int, dict[str, float]], None] | None = None,
+          checkpoints: CheckpointStore | None = None,
+          resume_from: dict[str, Any] | None = None) -> TrainingResult:
+    """Train ``model`` on ``problem``; returns losses, history and why L-BFGS stopped."""
+    trainer = Trainer(problem, model, settings, checkpoints, on_log)
+    if resume_from is not None:
+        trainer.resume(resume_from)
+    return trainer.run()
+
+
+def lbfgs_stop_reason(optimizer: torch.optim.LBFGS) -> str:
     """Why torch's L-BFGS returned early: it does not say, so infer it from its state."""
     group = optimizer.param_groups[0]
     state = optimizer.state[optimizer._params[0]]

@@ -45,6 +45,18 @@ def test_derivatives_match_closed_forms(dtype, tol):
         assert torch.allclose(got, expected, atol=tol * 16, rtol=tol), name
 
 
+def test_evaluation_without_graph_gives_every_top_order_derivative():
+    """create_graph=False (evaluation, refinement, export): u_xx and u_tt share u's first-order
+    graph, which the first second-order gradient must not free."""
+    points = torch.rand(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    requests = [parse_derivative(name, FIELDS, INPUTS) for name in ("u_xx", "u_xt", "u_tt")]
+    values = compute_derivatives(model, points, FIELDS, requests, create_graph=False)
+    x, t = points[:, 0], points[:, 1]
+    for name, exact in {"u_xx": EXACT["u_xx"], "u_xt": EXACT["u_xt"], "u_tt": EXACT["u_t"]}.items():
+        got = values[parse_derivative(name, FIELDS, INPUTS)]
+        assert torch.allclose(got, exact(x, t), atol=1e-10, rtol=1e-10), name
+
+
 def test_mixed_order_does_not_matter():
     assert parse_derivative("u_tx", FIELDS, INPUTS) == parse_derivative("u_xt", FIELDS, INPUTS)
     d = parse_derivative("u_txx", FIELDS, INPUTS)

@@ -47,7 +47,7 @@ def test_layout_read_with_h5py(tmp_path: Path) -> None:
     grid = (120, 100)
     with h5py.File(path, "r") as f:
         assert f.attrs["format"] == "pinnlab-fields"
-        assert int(f.attrs["format_version"]) == 1
+        assert int(f.attrs["format_version"]) == 2
         assert f.attrs["equation"] == "burgers"
         assert json.loads(f.attrs["inputs"]) == ["x", "t"]
         assert json.loads(f.attrs["fields"]) == ["u", "v"]
@@ -194,3 +194,121 @@ def test_failed_write_keeps_previous_file(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_fields(path, **p)
     assert path.read_bytes() == before
+
+
+def _extras(p: dict) -> dict:
+    """Residuals, derivatives and point clouds for the grid of ``_problem``."""
+    X, T = np.meshgrid(p["axes"]["x"], p["axes"]["t"], indexing="ij")
+    rng = np.random.default_rng(1)
+    return {
+        "residual": {"momentum": np.sin(X) * T, "mass": (X + T).astype(np.float32)},
+        "derivatives": {"u_x": np.cos(X), "u_xt": X * T},
+        "points": {
+            "interior": {"coordinates": rng.random((50, 2)), "momentum": rng.random(50),
+                         "mass": rng.random(50)},
+            "walls": {"coordinates": rng.random((7, 2)), "residual": rng.random(7)},
+        },
+    }
+
+
+def test_version_2_layout_read_with_h5py(tmp_path: Path) -> None:
+    import torch
+
+    import pinnlab
+
+    p = _problem(30, 20)
+    extras = _extras(p)
+    path = tmp_path / "fields.h5"
+    write_fields(path, **p, **extras)
+    inside = p["mask"]
+    with h5py.File(path, "r") as f:
+        versions = json.loads(f.attrs["versions"])
+        assert versions["pinnlab"] == pinnlab.__version__ and versions["torch"] == torch.__version__
+        assert list(f["residual"]) == ["momentum", "mass"]  # written order
+        for name, values in extras["residual"].items():
+            stored = f["residual"][name]
+            assert stored.shape == (30, 20) and stored.dtype == values.dtype
+            np.testing.assert_array_equal(stored[()][inside], values[inside])
+            assert np.isnan(stored[()][~inside]).all()
+        assert list(f["derivatives"]) == ["u_x", "u_xt"]
+        np.testing.assert_array_equal(f["derivatives/u_xt"][()][inside], extras["derivatives"]["u_xt"][inside])
+        assert np.isnan(f["derivatives/u_x"][()][~inside]).all()
+        assert list(f["points"]) == ["interior", "walls"]
+        assert list(f["points/interior"]) == ["coordinates", "momentum", "mass"]
+        for cloud, arrays in extras["points"].items():
+            for name, values in arrays.items():
+                assert f["points"][cloud][name].dtype == np.float64
+                np.testing.assert_array_equal(f["points"][cloud][name][()], values)
+        # the spatial grid (x only: t is time) with a zero y column, for XDMF readers
+        np.testing.assert_array_equal(f["spatial_grid"][()], np.stack([p["axes"]["x"], np.zeros(30)], 1))
+
+
+def test_version_2_round_trip(tmp_path: Path) -> None:
+    p = _problem(12, 9)
+    extras = _extras(p)
+    write_fields(tmp_path / "fields.h5", **p, **extras)
+    got = read_fields(tmp_path / "fields.h5")
+    assert got.format_version == 2 and set(got.versions) >= {"pinnlab", "torch"}
+    assert list(got.residual) == ["momentum", "mass"] and list(got.derivatives) == ["u_x", "u_xt"]
+    inside = p["mask"]
+    np.testing.assert_array_equal(got.residual["momentum"][inside], extras["residual"]["momentum"][inside])
+    np.testing.assert_array_equal(got.derivatives["u_x"][inside], extras["derivatives"]["u_x"][inside])
+    assert list(got.points) == ["interior", "walls"]
+    for cloud, arrays in extras["points"].items():
+        assert list(got.points[cloud]) == list(arrays)
+        for name, values in arrays.items():
+            np.testing.assert_array_equal(got.points[cloud][name], values)
+    assert got.attrs == p["attrs"]  # versions is format metadata, not an extra attribute
+
+
+def test_spatial_grid_of_three_space_inputs(tmp_path: Path) -> None:
+    axes = {"x": np.array([0.0, 1.0]), "y": np.array([2.0, 3.0, 4.0]), "z": np.array([5.0, 6.0])}
+    write_fields(tmp_path / "f.h5", equation="box", axes=axes, mask=np.ones((2, 3, 2)),
+                 prediction={"u": np.zeros((2, 3, 2))})
+    with h5py.File(tmp_path / "f.h5") as f:
+        expected = np.stack(np.meshgrid(*axes.values(), indexing="ij"), -1).reshape(-1, 3)
+        np.testing.assert_array_equal(f["spatial_grid"][()], expected)
+
+
+def test_reads_version_1_files(tmp_path: Path) -> None:
+    """A file as pinnlab wrote it before format version 2 (no residual, points, versions)."""
+    path = tmp_path / "old.h5"
+    x = np.linspace(0, 1, 5)
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"format": "pinnlab-fields", "format_version": 1, "equation": "old",
+                        "inputs": '["x"]', "fields": '["u"]', "seed": 3})
+        f["coordinates/x"] = x
+        f["mask"] = np.ones(5, np.uint8)
+        f["prediction/u"] = x**2
+        f.create_group("reference")
+        f.create_group("error")
+        f["loss_history/step"] = np.arange(3)
+    got = read_fields(path)
+    assert got.format_version == 1 and got.equation == "old"
+    np.testing.assert_array_equal(got.prediction["u"], x**2)
+    assert got.residual == {} and got.derivatives == {} and got.points == {} and got.versions == {}
+    assert got.attrs == {"seed": 3}
+
+
+def test_rejects_newer_versions(tmp_path: Path) -> None:
+    p = _problem(5, 4)
+    write_fields(tmp_path / "f.h5", **p)
+    with h5py.File(tmp_path / "f.h5", "a") as f:
+        f.attrs["format_version"] = 3
+    with pytest.raises(ValueError, match="format_version 3; this pinnlab reads 1 to 2"):
+        read_fields(tmp_path / "f.h5")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"residual": {"r": np.zeros((3, 3))}}, r"residual field 'r' has shape \(3, 3\)"),
+    ({"derivatives": {"u_x": np.zeros(3)}}, r"derivative field 'u_x' has shape"),
+    ({"points": {"c": {"coordinates": np.zeros((4, 3))}}}, r"point cloud 'c'.*\(4, 3\), expected \(N, 2\)"),
+    ({"points": {"c": {"coordinates": np.zeros((4, 2)), "r": np.zeros(5)}}}, r"'r' has shape \(5,\), expected \(4,\)"),
+    ({"points": {"c": {"r": np.zeros(5)}}}, r"point cloud 'c' has no 'coordinates'"),
+    ({"attrs": {"versions": "mine"}}, "reserved"),
+])
+def test_version_2_validation(tmp_path: Path, change: dict, message: str) -> None:
+    p = {**_problem(6, 5), **change}
+    with pytest.raises(ValueError, match=message):
+        write_fields(tmp_path / "bad.h5", **p)
+    assert list(tmp_path.iterdir()) == []

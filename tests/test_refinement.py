@@ -1,9 +1,12 @@
-"""Residual-based refinement adds points where the residual is large; non-finite losses stop
-training with the term named."""
+"""Residual-based refinement puts points where the residual is large, with the density it claims;
+non-finite losses stop training with the term named."""
 
+import numpy as np
+import pytest
 import torch
+from scipy import stats
 
-from pinnlab import Problem, Rectangle
+from pinnlab import Interval, Problem, Rectangle, resolve_settings
 from pinnlab.cli import main
 from pinnlab.losses import Collocation
 from pinnlab.refinement import refine
@@ -17,11 +20,20 @@ class Zero(torch.nn.Module):
         return torch.zeros(len(p), 1, dtype=p.dtype) + 0 * p[:, :1]
 
 
-def test_refinement_adds_the_points_with_the_largest_residual():
-    bump = lambda x, y: torch.exp(-200 * ((x - 0.3) ** 2 + (y - 0.7) ** 2))
-    problem = Problem.define("bump", domain=Rectangle((0, 0), (1, 1)), residual=lambda u, x, y: u - bump(x, y))
+def bump(x, y):
+    return torch.exp(-200 * ((x - 0.3) ** 2 + (y - 0.7) ** 2))
+
+
+BUMP = Problem.define("bump", domain=Rectangle((0, 0), (1, 1)), residual=lambda u, x, y: u - bump(x, y))
+
+
+def settings(**overrides):
+    return resolve_settings(BUMP, {"refine_pool": 4096, "refine_points": 50, **overrides})
+
+
+def test_rar_adds_the_points_with_the_largest_residual():
     start = Collocation(torch.rand(10, 2, dtype=torch.float64), {})
-    refined = refine(problem, Zero(), start, make_sampler("sobol", 1), pool=4096, count=50)
+    refined, record = refine(BUMP, Zero(), start, make_sampler("sobol", 1), settings(refine="rar"), 7, 0)
     added = refined.interior[10:]
     assert refined.interior.shape == (60, 2) and torch.equal(refined.interior[:10], start.interior)
     distance = ((added - torch.tensor([0.3, 0.7], dtype=torch.float64)) ** 2).sum(1).sqrt()
@@ -30,6 +42,41 @@ def test_refinement_adds_the_points_with_the_largest_residual():
     scores = bump(added[:, 0], added[:, 1])
     pool = torch.rand(4096, 2, dtype=torch.float64)
     assert scores.min() > bump(pool[:, 0], pool[:, 1]).median()
+    assert record.step == 7 and record.points.shape == (60, 2)
+    np.testing.assert_allclose(record.residual, bump(*refined.interior.T).numpy(), atol=1e-12)
+
+
+def test_fixed_budget_replaces_the_smallest_residuals():
+    start = Collocation(torch.tensor([[0.3, 0.7], [0.9, 0.1], [0.31, 0.69], [0.1, 0.1]], dtype=torch.float64), {})
+    refined, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1),
+                        settings(refine="rar", refine_points=2, refine_budget="fixed"), 0, 0)
+    assert refined.interior.shape == (4, 2)
+    assert torch.equal(refined.interior[:2], start.interior[[0, 2]])  # the two worst stay, in order
+
+
+@pytest.mark.parametrize("c, cdf", [(0.0, lambda x: x**2), (1.0, lambda x: (x**2 + x) / 2)])
+def test_rad_draws_from_residual_density(c, cdf):
+    # |r| = x on [0, 1]: density x / mean + c, i.e. 2x (c = 0) or (2x + 1) / 2 (c = 1)
+    line = Problem.define("line", domain=Interval(0.0, 1.0), residual=lambda u, x: u - x)
+    chosen = resolve_settings(line, {"refine": "rad", "points": 1500, "refine_pool": 60000,
+                                     "refine_k": 1.0, "refine_c": c})
+    start = Collocation(torch.rand(1500, 1, dtype=torch.float64), {})
+    refined, _ = refine(line, Zero(), start, make_sampler("uniform", 3), chosen, 0, seed=11)
+    assert refined.interior.shape == (1500, 1)
+    x = refined.interior[:, 0].numpy()
+    assert stats.kstest(x, cdf).pvalue > 1e-3
+    assert stats.kstest(x, "uniform").pvalue < 1e-6  # and it is not just uniform
+
+
+def test_rar_d_adds_points_from_the_density_and_is_repeatable():
+    start = Collocation(torch.rand(10, 2, dtype=torch.float64), {})
+    chosen = settings(refine="rar-d", refine_points=100, refine_k=2.0, refine_c=0.0)
+    a, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen, 0, seed=5)
+    b, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen, 0, seed=5)
+    assert torch.equal(a.interior, b.interior) and a.interior.shape == (110, 2)
+    added = a.interior[10:]
+    near = (((added - torch.tensor([0.3, 0.7], dtype=torch.float64)) ** 2).sum(1).sqrt() < 0.15).double().mean()
+    assert near > 0.9  # |r|^2 is concentrated near the bump; a uniform draw would put 7% there
 
 
 def test_non_finite_loss_names_the_term_and_step(tmp_path, capsys):

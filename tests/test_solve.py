@@ -1,6 +1,7 @@
 """Short solves checked against exact solutions, and the files a solve writes."""
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -83,3 +84,34 @@ def test_unwritable_output_fails_before_training(tmp_path, capsys):
     status = main(["solve", "equations/poisson.py", "--out", str(blocker / "out"), "--quiet"])
     assert status == 2
     assert "cannot write to output directory" in capsys.readouterr().err
+
+
+def test_fields_h5_holds_residuals_and_collocation_points(tmp_path):
+    from pinnlab.losses import residual_values
+    from pinnlab.solve import collocation_clouds
+
+    problem = load_problem("equations/heat.py")
+    settings = resolve_settings(problem, {**QUICK, "steps": 30, "lbfgs_steps": 0, "points": 120,
+                                          "boundary_points": 25, "grid": (13, 7)})
+    result = solve(problem, settings, tmp_path)
+    model, collocation = result.model, result.training.collocation
+    with h5py.File(tmp_path / "fields.h5", "r") as f:
+        x, t = f["coordinates/x"][()], f["coordinates/t"][()]
+        points = torch.as_tensor(np.stack(np.meshgrid(x, t, indexing="ij"), -1).reshape(-1, 2))
+        direct = residual_values(problem, model, points)["residual"].detach().numpy().reshape(13, 7)
+        np.testing.assert_allclose(f["residual/residual"][()], direct, rtol=1e-10, atol=1e-12)
+        assert list(f["points"]) == ["interior", "initial", "walls"]
+        interior = f["points/interior/coordinates"][()]
+        np.testing.assert_array_equal(interior, collocation.interior.numpy())
+        at_points = residual_values(problem, model, collocation.interior)["residual"].detach().numpy()
+        np.testing.assert_allclose(f["points/interior/residual"][()], at_points, rtol=1e-10, atol=1e-12)
+        walls = f["points/walls/coordinates"][()]
+        np.testing.assert_array_equal(walls, collocation.conditions["walls"].points.numpy())
+        with torch.no_grad():  # Dirichlet(0): the residual is u itself
+            u_walls = model(torch.as_tensor(walls))[:, 0].numpy()
+        np.testing.assert_allclose(f["points/walls/residual"][()], u_walls, rtol=0, atol=1e-14)
+        assert float(f["points/interior/residual"][()].__pow__(2).mean()) == pytest.approx(
+            result.metrics["final_losses"]["residual"], rel=1e-9)
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["equation_path"] == str(
+        Path("equations/heat.py").resolve())
+    assert collocation_clouds(problem, model, None) == {}

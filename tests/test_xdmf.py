@@ -14,8 +14,8 @@ from pinnlab.fields_h5 import write_fields
 from pinnlab.xdmf import write_xdmf
 
 
-def _fields(path: Path, axes: dict[str, np.ndarray], dtype=np.float64) -> dict:
-    """Write a fields file whose values differ at every point; return what was written."""
+def _fields(path: Path, axes: dict[str, np.ndarray], dtype=np.float64, clouds: dict | None = None) -> dict:
+    """Write a fields file whose values differ at every point; return the grid arrays as stored."""
     grids = np.meshgrid(*axes.values(), indexing="ij")
     shape = grids[0].shape
     rng = np.random.default_rng(0)
@@ -30,6 +30,9 @@ def _fields(path: Path, axes: dict[str, np.ndarray], dtype=np.float64) -> dict:
         mask=mask,
         prediction={"u": u.astype(dtype), "v": v.astype(dtype)},
         reference={"u": u_ref.astype(dtype)},
+        residual={"pde": (u * v).astype(dtype)},
+        derivatives={"u_x": (2.0 * u).astype(dtype)},
+        points=clouds,
     )
     with h5py.File(path) as f:
         return {
@@ -37,6 +40,8 @@ def _fields(path: Path, axes: dict[str, np.ndarray], dtype=np.float64) -> dict:
             "v": f["prediction/v"][()],
             "u_reference": f["reference/u"][()],
             "u_error": f["error/u"][()],
+            "residual_pde": f["residual/pde"][()],
+            "u_x": f["derivatives/u_x"][()],
             "mask": f["mask"][()],
         }
 
@@ -54,20 +59,35 @@ def _times(reader) -> list[float]:
     return [info.Get(key, i) for i in range(info.Length(key))] if info.Has(key) else []
 
 
+def _blocks(output) -> dict:
+    """Top-level grids by name: a multiblock when there are point clouds, else the grid itself."""
+    if not isinstance(output, vtk.vtkMultiBlockDataSet):
+        return {"fields": output}
+    return {output.GetMetaData(i).Get(vtk.vtkCompositeDataSet.NAME()): output.GetBlock(i)
+            for i in range(output.GetNumberOfBlocks())}
+
+
+def _arrays(data) -> dict[str, np.ndarray]:
+    point_data = data.GetPointData()
+    return {point_data.GetArrayName(i): vtk_to_numpy(point_data.GetArray(i))
+            for i in range(point_data.GetNumberOfArrays())}
+
+
 def _check(output, axes: list[np.ndarray], written: dict, index) -> None:
     """Compare VTK's points and point data with the written arrays at ``index``."""
+    grid = _blocks(output)["fields"]
+    assert isinstance(grid, vtk.vtkStructuredGrid)
     expected_points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
-    points = vtk_to_numpy(output.GetPoints().GetData())
+    points = vtk_to_numpy(grid.GetPoints().GetData())
     assert points.shape == (expected_points.shape[0], 3)
     np.testing.assert_array_equal(points[:, : len(axes)], expected_points)
     np.testing.assert_array_equal(points[:, len(axes) :], 0.0)
-    data = output.GetPointData()
-    assert sorted(data.GetArrayName(i) for i in range(data.GetNumberOfArrays())) == sorted(written)
+    arrays = _arrays(grid)
+    assert sorted(arrays) == sorted(written)
     for name, values in written.items():
-        got = vtk_to_numpy(data.GetArray(name))
         want = values[index].reshape(-1)
-        assert got.dtype == want.dtype, name
-        np.testing.assert_array_equal(got, want, err_msg=name)
+        assert arrays[name].dtype == want.dtype, name
+        np.testing.assert_array_equal(arrays[name], want, err_msg=name)
 
 
 def test_2d_nonuniform(tmp_path: Path) -> None:
@@ -75,9 +95,18 @@ def test_2d_nonuniform(tmp_path: Path) -> None:
     written = _fields(tmp_path / "fields.h5", axes)
     xdmf = write_xdmf(tmp_path / "fields.h5")
     assert xdmf == tmp_path / "fields.xdmf"
-    assert "fields.h5:/prediction/u" in xdmf.read_text()
+    text = xdmf.read_text()
+    assert "fields.h5:/prediction/u" in text and "fields.h5:/spatial_grid" in text
     reader = _reader(xdmf)
     assert _times(reader) == []
+    reader.Update()
+    _check(reader.GetOutputDataObject(0), list(axes.values()), written, ...)
+
+
+def test_1d(tmp_path: Path) -> None:
+    axes = {"x": np.array([0.0, 0.25, 1.0, 1.5])}
+    written = _fields(tmp_path / "fields.h5", axes)
+    reader = _reader(write_xdmf(tmp_path / "fields.h5"))
     reader.Update()
     _check(reader.GetOutputDataObject(0), list(axes.values()), written, ...)
 
@@ -99,8 +128,9 @@ def test_3d(tmp_path: Path) -> None:
     [
         {"x": np.array([0.0, 0.2, 0.3, 1.0, 1.5])},
         {"x": np.array([0.0, 0.2, 1.0]), "y": np.array([1.0, 2.0, 4.0, 8.0])},
+        {"x": np.array([0.0, 1.0]), "y": np.array([1.0, 2.0, 4.0]), "z": np.array([-1.0, 0.0, 3.0, 7.0])},
     ],
-    ids=["x-t", "x-y-t"],
+    ids=["x-t", "x-y-t", "x-y-z-t"],
 )
 def test_space_time(tmp_path: Path, space: dict[str, np.ndarray]) -> None:
     t = np.array([0.0, 0.05, 0.2, 0.25, 1.0])
@@ -116,9 +146,75 @@ def test_space_time(tmp_path: Path, space: dict[str, np.ndarray]) -> None:
 def test_float32_and_custom_path(tmp_path: Path) -> None:
     axes = {"x": np.array([0.0, 1.0]), "y": np.array([0.0, 1.0, 2.0])}
     written = _fields(tmp_path / "run" / "fields.h5", axes, dtype=np.float32)
-    assert written["u"].dtype == np.float32
+    assert written["u"].dtype == np.float32 and written["residual_pde"].dtype == np.float32
     xdmf = write_xdmf(tmp_path / "run" / "fields.h5", tmp_path / "view" / "out.xdmf")
     assert "../run/fields.h5:/prediction/u" in xdmf.read_text()
+    reader = _reader(xdmf)
+    reader.Update()
+    _check(reader.GetOutputDataObject(0), list(axes.values()), written, ...)
+
+
+def _cloud(n: int, d: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"coordinates": rng.random((n, d)), "pde": rng.random(n), "other": rng.random(n)}
+
+
+@pytest.mark.parametrize("axes", [
+    {"x": np.array([0.0, 0.5, 1.0])},
+    {"x": np.array([0.0, 0.5, 1.0]), "t": np.array([0.0, 1.0])},
+    {"x": np.array([0.0, 0.5, 1.0]), "y": np.array([0.0, 1.0]), "t": np.array([0.0, 0.5, 1.0])},
+    {"x": np.array([0.0, 1.0]), "y": np.array([0.0, 1.0]), "z": np.array([0.0, 1.0]), "t": np.array([0.0, 1.0])},
+], ids=["x", "x-t", "x-y-t", "x-y-z-t"])
+def test_point_clouds(tmp_path: Path, axes: dict[str, np.ndarray]) -> None:
+    d = len(axes)
+    clouds = {"interior": _cloud(40, d, 1), "walls": _cloud(9, d, 2), "empty": _cloud(0, d, 3)}
+    written = _fields(tmp_path / "fields.h5", axes, clouds=clouds)
+    xdmf = write_xdmf(tmp_path / "fields.h5")
+    assert 'TopologyType="Polyvertex"' in xdmf.read_text()
+    reader = _reader(xdmf)
+    timed = "t" in axes
+    times = _times(reader) if timed else [None]
+    assert times == (axes["t"].tolist() if timed else [None])
+    space = [a for name, a in axes.items() if name != "t"]
+    for k, time in enumerate(times):
+        if time is None:
+            reader.Update()
+        else:
+            reader.UpdateTimeStep(time)
+        output = reader.GetOutputDataObject(0)
+        blocks = _blocks(output)
+        assert list(blocks) == ["fields", "points_interior", "points_walls"]  # empty clouds left out
+        _check(output, space, written, ... if time is None else (..., k))
+        for name in ("interior", "walls"):
+            cloud = blocks[f"points_{name}"]
+            assert cloud.GetNumberOfCells() == len(clouds[name]["coordinates"])
+            # one single-point (poly)vertex cell per point, so every point is drawn
+            assert [cloud.GetCell(i).GetPointId(0) for i in range(cloud.GetNumberOfCells())] == list(
+                range(cloud.GetNumberOfPoints()))
+            assert {cloud.GetCell(i).GetNumberOfPoints() for i in range(cloud.GetNumberOfCells())} == {1}
+            coordinates = clouds[name]["coordinates"]
+            shown = coordinates[:, :3]  # x,y,z,t: space only
+            points = vtk_to_numpy(cloud.GetPoints().GetData())
+            np.testing.assert_array_equal(points[:, : shown.shape[1]], shown)
+            np.testing.assert_array_equal(points[:, shown.shape[1]:], 0.0)
+            arrays = _arrays(cloud)
+            assert sorted(arrays) == sorted(["pde", "other"] + (["t"] if timed else []))
+            for value in ("pde", "other"):
+                np.testing.assert_array_equal(arrays[value], clouds[name][value])
+            if timed:
+                np.testing.assert_array_equal(arrays["t"], coordinates[:, -1])
+
+
+def test_version_1_file_gets_inline_points(tmp_path: Path) -> None:
+    axes = {"x": np.array([0.0, 0.5, 2.0]), "y": np.array([1.0, 2.0])}
+    written = _fields(tmp_path / "fields.h5", axes)
+    with h5py.File(tmp_path / "fields.h5", "a") as f:  # make it look like a version 1 file
+        for name in ("spatial_grid", "residual", "derivatives", "points"):
+            del f[name]
+        f.attrs["format_version"] = 1
+    del written["residual_pde"], written["u_x"]
+    xdmf = write_xdmf(tmp_path / "fields.h5")
+    assert "spatial_grid" not in xdmf.read_text()
     reader = _reader(xdmf)
     reader.Update()
     _check(reader.GetOutputDataObject(0), list(axes.values()), written, ...)

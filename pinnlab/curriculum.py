@@ -1,0 +1,125 @@
+"""Time curriculum and causal weighting for time-dependent problems.
+
+PINNs trained on the whole time interval at once often fit late times before early ones and
+then settle on a wrong solution that still has a small residual. Two remedies, usable together:
+
+* a **time curriculum** trains on a growing window [t0, t0 + (t1 - t0) k / K], k = 1..K, moving
+  to the next window every ``curriculum_every`` steps, or earlier once the total loss is below
+  ``curriculum_loss``; collocation points are redrawn inside the window at each stage;
+* **causal weighting** (Wang, Sankaran & Perdikaris 2022) splits the interior points into
+  ``causal_bins`` time slices with mean squared residuals L_i and weights slice i by
+  w_i = exp(-eps * sum_{j<i} L_j), so later times only count once earlier ones are resolved.
+  Epsilon grows tenfold whenever every weight exceeds 0.99, up to ``causal_eps_max``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from .geometry import SpaceTime, TimeInterval
+from .problem import Problem
+from .settings import Settings
+
+ALL_RESOLVED = 0.99  # causal weights above this everywhere: time to sharpen epsilon
+
+
+def time_bounds(problem: Problem, what: str) -> tuple[float, float]:
+    if not isinstance(problem.domain, SpaceTime):
+        raise ValueError(f"{what} needs a space-time domain (space * TimeInterval(t0, t1)); "
+                         f"{problem.origin} has {problem.domain!r}")
+    return problem.domain.time.t0, problem.domain.time.t1
+
+
+class TimeCurriculum:
+    """Which time window is being trained, and when to move on."""
+
+    def __init__(self, problem: Problem, settings: Settings) -> None:
+        self.t0, self.t1 = time_bounds(problem, "curriculum")
+        self.stages = settings.curriculum
+        total = settings.steps + settings.lbfgs_steps
+        self.every = settings.curriculum_every or max(total // self.stages, 1)
+        self.loss_threshold = settings.curriculum_loss
+        self.stage = 1
+        self.steps_in_stage = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.stage >= self.stages
+
+    @property
+    def window_end(self) -> float:
+        return self.t0 + (self.t1 - self.t0) * self.stage / self.stages
+
+    def due(self, loss: float | None = None) -> bool:
+        """True when the current window has had its steps, or its loss is below the threshold."""
+        if self.finished:
+            return False
+        reached = self.loss_threshold > 0 and loss is not None and loss < self.loss_threshold
+        return self.steps_in_stage >= self.every or reached
+
+    def advance(self) -> None:
+        self.stage += 1
+        self.steps_in_stage = 0
+
+    def windowed(self, problem: Problem) -> Problem:
+        """``problem`` on [t0, window end]: points and conditions are drawn there."""
+        if self.finished:
+            return problem
+        domain = SpaceTime(problem.domain.space, TimeInterval(self.t0, self.window_end))
+        return dataclasses.replace(problem, domain=domain)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"stage": self.stage, "steps_in_stage": self.steps_in_stage}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.stage, self.steps_in_stage = state["stage"], state["steps_in_stage"]
+
+
+class CausalWeights:
+    """Weights of time slices of the residual loss; ``eps`` follows its schedule."""
+
+    def __init__(self, problem: Problem, settings: Settings) -> None:
+        self.t0, self.t1 = time_bounds(problem, "causal weighting")
+        self.eps = settings.causal_eps
+        self.eps_max = settings.causal_eps_max
+        self.bins = settings.causal_bins
+        self.window_end = self.t1
+        self.smallest_weight = 0.0
+
+    def loss(self, squared: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Causally weighted mean of ``squared`` residuals at times ``t`` in [t0, window end]."""
+        span = max(self.window_end - self.t0, 1e-300)
+        index = ((t.detach() - self.t0) / span * self.bins).floor().clamp(0, self.bins - 1).long()
+        sums = squared.new_zeros(self.bins).index_add(0, index, squared)
+        counts = squared.new_zeros(self.bins).index_add(0, index, torch.ones_like(squared))
+        slices = sums / counts.clamp(min=1)
+        earlier = torch.cumsum(slices.detach(), 0) - slices.detach()
+        weights = torch.exp(-self.eps * earlier)
+        self.smallest_weight = float(weights[counts > 0].min()) if bool((counts > 0).any()) else 1.0
+        return (weights * slices).sum() / max(int((counts > 0).sum()), 1)
+
+    def update(self) -> None:
+        """Sharpen epsilon once every slice is resolved (all weights near 1)."""
+        if self.smallest_weight > ALL_RESOLVED and self.eps * 10 <= self.eps_max * (1 + 1e-12):
+            self.eps *= 10
+            self.smallest_weight = 0.0
+
+    def state_dict(self) -> dict[str, float]:
+        return {"eps": self.eps, "window_end": self.window_end, "smallest_weight": self.smallest_weight}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.eps, self.window_end = state["eps"], state["window_end"]
+        self.smallest_weight = state["smallest_weight"]
+
+
+def check_time_settings(problem: Problem, settings: Settings) -> None:
+    """Fail before training when a time strategy is asked of a problem without time."""
+    if settings.curriculum:
+        time_bounds(problem, "curriculum")
+    if settings.causal_eps:
+        time_bounds(problem, "causal weighting")
+    if settings.causal_eps and not math.isfinite(settings.causal_eps_max):
+        raise ValueError("causal_eps_max must be finite")

@@ -1,0 +1,128 @@
+"""Time curriculum stages and causal weights: schedules, windows, weights and resuming."""
+
+import math
+
+import pytest
+import torch
+
+from pinnlab import Interval, Problem, load_problem, resolve_settings, solve
+from pinnlab.checkpoint import CheckpointStore
+from pinnlab.curriculum import CausalWeights
+from pinnlab.model import build_model
+from pinnlab.training import Trainer
+
+HEAT = load_problem("equations/heat.py")
+QUICK = {"progress": False, "log_every": 10, "points": 300, "boundary_points": 40, "width": 12,
+         "depth": 2, "grid": (9, 5)}
+
+
+def trainer(settings, store=None, on_log=None):
+    torch.manual_seed(settings.seed)
+    return Trainer(HEAT, build_model(HEAT, settings), settings, store, on_log)
+
+
+def test_windows_advance_on_schedule_and_points_stay_inside():
+    settings = resolve_settings(HEAT, {**QUICK, "steps": 80, "lbfgs_steps": 0, "curriculum": 4,
+                                       "curriculum_every": 20})
+    seen = {}
+    run = trainer(settings, on_log=lambda step, _: seen.setdefault(step, (
+        float(run.collocation.interior[:, 1].max()),
+        max(float(b.points[:, 1].max()) for b in run.collocation.conditions.values()))))
+    result = run.run()
+    assert result.stages == [(0, 0.25), (20, 0.5), (40, 0.75), (60, 1.0)]
+    for step, (interior_t, condition_t) in seen.items():
+        window = min(0.25 * (step // 20 + 1), 1.0)
+        assert interior_t <= window + 1e-12 and condition_t <= window + 1e-12
+        assert interior_t > window - 0.05  # and they fill the window
+    assert result.history["step"][-1] == 80
+
+
+def test_a_loss_threshold_advances_early():
+    settings = resolve_settings(HEAT, {**QUICK, "steps": 30, "lbfgs_steps": 0, "curriculum": 3,
+                                       "curriculum_every": 1000, "curriculum_loss": 1e9})
+    assert [s for s, _ in trainer(settings).run().stages] == [0, 1, 2]
+
+
+def test_curriculum_without_time_is_refused():
+    line = Problem.define("line", domain=Interval(0.0, 1.0), residual=lambda u_xx: u_xx)
+    with pytest.raises(ValueError, match="curriculum needs a space-time domain"):
+        solve(line, resolve_settings(line, {**QUICK, "curriculum": 2, "grid": (5,)}), "unused")
+
+
+def test_causal_weights_follow_the_formula_and_the_schedule():
+    settings = resolve_settings(HEAT, {"causal_eps": 0.5, "causal_bins": 4, "causal_eps_max": 50})
+    causal = CausalWeights(HEAT, settings)
+    t = torch.tensor([0.1, 0.2, 0.3, 0.6, 0.9], dtype=torch.float64)  # bins 0, 0, 1, 2, 3
+    squared = torch.tensor([1.0, 3.0, 4.0, 1.0, 5.0], dtype=torch.float64)
+    slices = torch.tensor([2.0, 4.0, 1.0, 5.0], dtype=torch.float64)
+    weights = torch.exp(-0.5 * torch.tensor([0.0, 2.0, 6.0, 7.0], dtype=torch.float64))
+    assert float(causal.loss(squared, t)) == pytest.approx(float((weights * slices).mean()))
+    assert causal.smallest_weight == pytest.approx(math.exp(-3.5))
+    causal.update()
+    assert causal.eps == 0.5  # not every slice is resolved yet
+    causal.loss(torch.full((5,), 1e-4, dtype=torch.float64), t)
+    causal.update()
+    assert causal.eps == 5.0
+    for _ in range(3):
+        causal.loss(torch.full((5,), 1e-6, dtype=torch.float64), t)
+        causal.update()
+    assert causal.eps == 50.0  # capped at causal_eps_max
+
+
+def test_causal_training_resolves_early_times_first():
+    settings = resolve_settings(HEAT, {**QUICK, "steps": 150, "lbfgs_steps": 0, "causal_eps": 100.0,
+                                       "causal_eps_max": 100.0, "lr": 3e-3})
+    run = trainer(settings)
+    run.run()
+    t = run.collocation.interior[:, 1]
+    from pinnlab.losses import residual_values
+    r = residual_values(HEAT, run.model, run.collocation.interior)["residual"].detach().square()
+    early, late = r[t < 0.25].mean(), r[t > 0.75].mean()
+    assert early < late  # with a steep causal weight, late times have barely been trained
+
+
+def test_curriculum_and_causal_resume_bit_identical(tmp_path):
+    settings = resolve_settings(HEAT, {**QUICK, "steps": 40, "lbfgs_steps": 40, "curriculum": 4,
+                                       "causal_eps": 1.0, "checkpoint_every": 20})
+    whole = trainer(settings, CheckpointStore(tmp_path / "whole"))
+    whole.run()
+
+    store = CheckpointStore(tmp_path / "split")
+
+    def stop(step, _):
+        if step >= 55:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        trainer(settings, store, stop).run()
+    resumed = trainer(settings, store)
+    resumed.resume(store.load())
+    result = resumed.run()
+    assert result.resumed_from == 40
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
+    assert result.stages == whole.stages
+
+
+def test_refinements_and_windows_reach_the_output_files(tmp_path):
+    import json
+
+    import h5py
+
+    from pinnlab.io import read_results
+
+    settings = resolve_settings(HEAT, {**QUICK, "steps": 60, "lbfgs_steps": 20, "curriculum": 2,
+                                       "refine": "rad", "refine_every": 25, "refine_pool": 1000})
+    solve(HEAT, settings, tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert [w["t_end"] for w in metrics["time_windows"]] == [0.5, 1.0]
+    assert [r["step"] for r in metrics["refinements"]][:2] == [25, 50]
+    results = read_results(tmp_path)
+    cloud = results.points["refinement_1"]
+    assert cloud["coordinates"].shape == (300, 2) and cloud["residual"].shape == (300,)
+    assert cloud["coordinates"][:, 1].max() <= 0.5  # drawn inside the first time window
+    with h5py.File(tmp_path / "fields.h5") as f:
+        assert f["points/refinement_2/residual"].shape == (300,)
+    assert 'Name="points_refinement_1"' in (tmp_path / "fields.xdmf").read_text()
+    assert (tmp_path / "collocation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+

@@ -75,20 +75,19 @@ def refine(problem: Problem, model: torch.nn.Module, collocation: Collocation, s
     if method == "rad":
         if settings.points > len(pool):
             raise ValueError(f"refine_pool ({len(pool)}) must be at least points ({settings.points}) for rad")
-        chosen = pool[draw(density(norms, settings.refine_k, settings.refine_c), settings.points, seed)]
-        new = chosen
+        chosen = draw(density(norms, settings.refine_k, settings.refine_c), settings.points, seed).to(pool.device)
+        new, new_norms = pool[chosen], norms[chosen]
     else:
         count = min(settings.refine_points, len(pool))
         if method == "rar":
             picked = torch.topk(norms, count).indices
         else:
             picked = draw(density(norms, settings.refine_k, settings.refine_c), count, seed).to(pool.device)
-        kept = interior
+        kept, kept_norms = interior, residual_norms(problem, model, interior)
         if settings.refine_budget == "fixed":
-            current = residual_norms(problem, model, interior)
-            keep = torch.topk(current, max(len(interior) - count, 0)).indices.sort().values
-            kept = interior[keep]
-        new = torch.cat([kept, pool[picked]])
-    record = Refinement(step, method, new.detach().double().cpu().numpy(),
-                        residual_norms(problem, model, new).double().cpu().numpy())
+            keep = torch.topk(kept_norms, max(len(interior) - count, 0)).indices.sort().values
+            kept, kept_norms = interior[keep], kept_norms[keep]
+        new, new_norms = torch.cat([kept, pool[picked]]), torch.cat([kept_norms, norms[picked]])
+    # the record reuses the norms already computed for choosing: no second residual evaluation
+    record = Refinement(step, method, new.detach().double().cpu().numpy(), new_norms.double().cpu().numpy())
     return Collocation(new, collocation.conditions), record

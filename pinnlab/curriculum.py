@@ -15,7 +15,6 @@ then settle on a wrong solution that still has a small residual. Two remedies, u
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 
@@ -114,12 +113,3 @@ class CausalWeights:
         self.eps, self.window_end = state["eps"], state["window_end"]
         self.smallest_weight = state["smallest_weight"]
 
-
-def check_time_settings(problem: Problem, settings: Settings) -> None:
-    """Fail before training when a time strategy is asked of a problem without time."""
-    if settings.curriculum:
-        time_bounds(problem, "curriculum")
-    if settings.causal_eps:
-        time_bounds(problem, "causal weighting")
-    if settings.causal_eps and not math.isfinite(settings.causal_eps_max):
-        raise ValueError("causal_eps_max must be finite")

@@ -4,6 +4,7 @@ by the command line. Unknown names are refused with the list of valid ones."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -105,6 +106,8 @@ class Settings:
             problems.append(f"refine_k and refine_c must be >= 0, got {self.refine_k}, {self.refine_c}")
         if min(self.curriculum_loss, self.causal_eps, self.causal_eps_max) < 0:
             problems.append("curriculum_loss, causal_eps and causal_eps_max must be >= 0")
+        if not math.isfinite(self.causal_eps_max):
+            problems.append(f"causal_eps_max must be finite, got {self.causal_eps_max}")
         if not self.lr > 0:
             problems.append(f"lr must be > 0, got {self.lr}")
         if any(g < 2 for g in self.grid):

@@ -23,7 +23,7 @@ import torch
 from . import __version__
 from .checkpoint import FORMAT, VERSION, CheckpointStore, check_compatible, problem_signature
 from .conditions import ConditionBatch
-from .curriculum import CausalWeights, TimeCurriculum, check_time_settings
+from .curriculum import CausalWeights, TimeCurriculum
 from .losses import Collocation, loss_terms, sample_collocation, sample_interior, term_weights
 from .problem import Problem
 from .progress import Progress, progress
@@ -128,7 +128,6 @@ class Trainer:
         self.dtype, self.device = parameter.dtype, parameter.device
         self.sampler = make_sampler(settings.sampler, seed=settings.seed)
         self.step = 0
-        check_time_settings(problem, settings)
         self.curriculum = TimeCurriculum(problem, settings) if settings.curriculum else None
         self.causal = CausalWeights(problem, settings) if settings.causal_eps else None
         self.stages: list[tuple[int, float]] = []
@@ -185,13 +184,13 @@ class Trainer:
                     if not self.finished:
                         self.run_adam(bar)
                         self.run_lbfgs(bar)
-                    terms, _ = self.record("final")
+                    terms, total = self.record("final")
                     break
                 except NonFiniteLossError as error:
                     self.roll_back(error, bar)
             if not self.finished:
                 self.finished = True
-                self.save_checkpoint(final=True)
+                self.save_checkpoint(loss=float(total.detach()))
         return TrainingResult(
             steps=self.step, lbfgs_iterations=self.lbfgs_done, lbfgs_stop=self.lbfgs_stop,
             wall_time=time.perf_counter() - start,
@@ -347,13 +346,11 @@ class Trainer:
               f"scaled by {self.lr_scale:g} (rollback {len(self.rollbacks)} of {self.settings.rollbacks})",
               file=sys.stderr)
 
-    def save_checkpoint(self, loss: float | None = None, final: bool = False) -> None:
+    def save_checkpoint(self, loss: float) -> None:
+        """Write ``last`` (and ``best`` when ``loss``, at the current parameters, is the lowest)."""
         if self.checkpoints is None:
             return
-        if final:
-            _, total = self.evaluate()
-            loss = float(total.detach())
-        is_best = loss is not None and loss < self.best_loss
+        is_best = loss < self.best_loss
         if is_best:
             self.best_loss = loss
         self.saved_at = self.step

@@ -103,7 +103,18 @@ def check_compatible(state: dict[str, Any], problem: Problem, settings: dict[str
                 f"{where} was written with {key}={saved_settings.get(key)!r}, but this run has "
                 f"{key}={settings[key]!r}; refusing to resume with a different network"
             )
-    current = model.state_dict()
-    saved = state["model"]
-    if set(saved) != set(current) or any(saved[k].shape != current[k].shape for k in current):
-        raise CheckpointError(f"{where} holds a network of another shape; refusing to resume")
+    mismatches = state_dict_mismatches(model.state_dict(), state["model"])
+    if mismatches:
+        raise CheckpointError(f"{where} holds a network of another shape ({'; '.join(mismatches[:4])}); "
+                              "refusing to resume")
+
+
+def state_dict_mismatches(expected: dict[str, torch.Tensor], saved: dict[str, torch.Tensor]) -> list[str]:
+    """Why ``saved`` weights do not fit a network with ``expected`` ones (empty when they do)."""
+    problems = [f"missing {k}" for k in expected if k not in saved]
+    problems += [f"unexpected {k}" for k in saved if k not in expected]
+    problems += [
+        f"{k} has shape {tuple(saved[k].shape)}, expected {tuple(v.shape)}"
+        for k, v in expected.items() if k in saved and tuple(saved[k].shape) != tuple(v.shape)
+    ]
+    return problems

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .atomic import check_writable
+from .checkpoint import state_dict_mismatches
 from .derivatives import (
     Derivative,
     DerivativeNameError,
@@ -32,7 +33,7 @@ from .problem import Problem, load_problem
 from .progress import progress
 from .reference import Exact
 from .settings import Settings
-from .solve import default_grid
+from .solve import box_axes, default_grid
 from .xdmf import write_xdmf
 
 __all__ = [
@@ -141,13 +142,7 @@ def _solved_source(run_dir: Path) -> str | None:
 
 def _load_state(model: FieldModel, state: dict, model_path: Path, equation: Path) -> None:
     """Load ``state`` into ``model`` only if every name and shape matches."""
-    expected = model.state_dict()
-    problems = [f"missing {k}" for k in expected if k not in state]
-    problems += [f"unexpected {k}" for k in state if k not in expected]
-    problems += [
-        f"{k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}"
-        for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
+    problems = state_dict_mismatches(model.state_dict(), state)
     if problems:
         shown = "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "")
         raise ValueError(
@@ -241,8 +236,7 @@ def parse_fields(fields: str | Sequence[str] | None, problem: Problem) -> Select
 
 def export_axes(problem: Problem, sizes: tuple[int, ...], times: np.ndarray | None) -> dict[str, np.ndarray]:
     """Evenly spaced axes over the domain's bounding box; ``times`` replaces the time axis."""
-    lower, upper = problem.domain.bounds()
-    axes = {name: np.linspace(lo, hi, n) for name, lo, hi, n in zip(problem.inputs, lower, upper, sizes)}
+    axes = box_axes(problem, sizes)
     if times is not None:
         axes[problem.inputs[-1]] = times
     return axes

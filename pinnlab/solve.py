@@ -135,14 +135,19 @@ def preflight(problem: Problem, model: FieldModel, settings: Settings) -> None:
 
 def evaluation_grid(problem: Problem, settings: Settings) -> ReferenceGrid:
     """The reference's own grid when it has one, else ``settings.grid`` over the bounding box."""
-    lower, upper = problem.domain.bounds()
     shape = settings.grid or default_grid(problem)
     if len(shape) != len(problem.inputs):
         raise ValueError(f"grid: {len(shape)} sizes given for {len(problem.inputs)} inputs")
-    axes = {name: np.linspace(lo, hi, n) for name, lo, hi, n in zip(problem.inputs, lower, upper, shape)}
+    axes = box_axes(problem, shape)
     if problem.reference is None:
         return ReferenceGrid(axes, {})
     return problem.reference.on_grid(problem.layout, problem.base_dir, axes)
+
+
+def box_axes(problem: Problem, sizes: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Evenly spaced axes over the domain's bounding box, one per input."""
+    lower, upper = problem.domain.bounds()
+    return {name: np.linspace(lo, hi, n) for name, lo, hi, n in zip(problem.inputs, lower, upper, sizes)}
 
 
 def predict(model: torch.nn.Module, points: np.ndarray, chunk: int = 65536) -> np.ndarray:

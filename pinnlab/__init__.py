@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 from .binding import EquationError
 from .conditions import Dirichlet, Initial, InitialRate, Neumann, Periodic, Robin
 from .geometry import (
-    Box, Disk, Geometry, Interval, Polygon, Rectangle, SpaceTime, TimeInterval,
+    Box, Disk, Geometry, Hyperbox, Interval, Polygon, Rectangle, SpaceTime, TimeInterval,
 )
 from .network import MLP
 from .problem import Problem, load_problem
@@ -18,7 +18,7 @@ from .settings import Settings
 from .solve import SolveResult, resolve_settings, solve
 
 __all__ = [
-    "Box", "Dirichlet", "Disk", "EquationError", "Exact", "Geometry", "GridData", "Initial",
+    "Box", "Dirichlet", "Disk", "EquationError", "Exact", "Geometry", "GridData", "Hyperbox", "Initial",
     "InitialRate", "Interval", "MLP", "Neumann", "Periodic", "Polygon", "Problem", "Rectangle",
     "Robin", "Settings", "SolveResult", "SpaceTime", "TimeInterval", "load_problem",
     "resolve_settings", "solve",

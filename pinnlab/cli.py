@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import distributed
 from .atomic import OutputDirectoryError
 from .binding import EquationError
 from .export_command import add_export_arguments, run_export
@@ -67,6 +68,8 @@ def run_solve(args: argparse.Namespace) -> int:
     settings = resolve_settings(problem, overrides_from(args))
     out_dir = args.out or RESULTS_DIR / problem.name
     result = solve(problem, settings, out_dir, resume=args.resume)
+    if not distributed.is_main():  # under torchrun rank 0 alone reports
+        return 0
     summary = {k: result.metrics[k] for k in ("rel_l2", "final_losses", "steps", "lbfgs_stop", "wall_time_s")}
     print(json.dumps(summary, indent=2))
     print(f"results written to {out_dir}/ (metrics.json, fields.h5 + fields.xdmf, solution.png, loss.png, model.pt)")
@@ -86,19 +89,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, (help_text, add_arguments, _) in COMMANDS.items():
         add_arguments(commands.add_parser(name, help=help_text, description=help_text))
     args = parser.parse_args(argv)
+    name = f"pinnlab {args.command}"
+    if distributed.world() > 1:  # every rank reports its own errors; say which one speaks
+        name += f" (rank {distributed.rank()} of {distributed.world()})"
     try:
         return COMMANDS[args.command][2](args)
     except (EquationError, ValueError, OutputDirectoryError) as error:
-        print(f"pinnlab {args.command}: error: {error}", file=sys.stderr)
+        print(f"{name}: error: {error}", file=sys.stderr)
         return 2
     except NonFiniteLossError as error:
-        print(f"pinnlab {args.command}: training stopped: {error}", file=sys.stderr)
+        print(f"{name}: training stopped: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # e.g. the disk filled up while writing; earlier files are intact
-        print(f"pinnlab {args.command}: could not write results: {error}", file=sys.stderr)
+        print(f"{name}: could not write results: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"pinnlab {args.command}: interrupted; files already written are complete", file=sys.stderr)
+        print(f"{name}: interrupted; files already written are complete", file=sys.stderr)
         return 130
 
 

@@ -17,8 +17,13 @@ from typing import Callable, Iterable, Mapping
 import torch
 
 
-ENGINES = ("auto", "jets", "autograd")
-"""How derivatives are computed: Taylor jets where supported (auto), jets only, nested autograd."""
+ENGINES = ("auto", "jets", "autograd", "func")
+"""How derivatives are computed: Taylor jets where supported (auto), jets only, nested autograd,
+nested forward mode with torch.func (pinnlab/forward_mode.py)."""
+
+
+LAPLACIAN = "laplacian"
+"""The suffix that names a Laplacian: ``u_laplacian``."""
 
 
 class DerivativeNameError(ValueError):
@@ -27,18 +32,27 @@ class DerivativeNameError(ValueError):
 
 @dataclass(frozen=True, order=True)
 class Derivative:
-    """d^k field / d inputs, with the inputs stored as sorted indices so u_xt == u_tx."""
+    """d^k field / d inputs, with the inputs stored as sorted indices so u_xt == u_tx.
+
+    With ``laplacian`` it is instead sum_i d^2 field / d input_i^2 over the inputs in ``wrt``:
+    asked for as one quantity, the jet engine carries one stream for it instead of one per
+    input (the "forward Laplacian"), which is what makes many-dimensional Laplacians cheap."""
 
     field: str
     wrt: tuple[int, ...]
+    laplacian: bool = False
 
     @property
     def order(self) -> int:
-        return len(self.wrt)
+        return 2 if self.laplacian else len(self.wrt)
 
     def parent(self) -> "Derivative":
         """The derivative one order lower from which this one is one gradient away."""
         return Derivative(self.field, self.wrt[:-1])
+
+    def parts(self) -> list["Derivative"]:
+        """The pure second derivatives a Laplacian sums."""
+        return [Derivative(self.field, (i, i)) for i in self.wrt]
 
 
 def split_inputs(text: str, inputs: tuple[str, ...]) -> tuple[int, ...] | None:
@@ -58,7 +72,8 @@ def split_inputs(text: str, inputs: tuple[str, ...]) -> tuple[int, ...] | None:
 
 
 def parse_derivative(name: str, fields: tuple[str, ...], inputs: tuple[str, ...]) -> Derivative:
-    """Parse ``u_xx`` into Derivative('u', (0, 0)); a field name alone is order 0.
+    """Parse ``u_xx`` into Derivative('u', (0, 0)); a field name alone is order 0;
+    ``u_laplacian`` is the Laplacian of u over every input except time (an input named t).
 
     Raises DerivativeNameError naming what is wrong: an unknown field or an unknown input.
     """
@@ -75,6 +90,8 @@ def parse_derivative(name: str, fields: tuple[str, ...], inputs: tuple[str, ...]
             f"'{name}' asks for a derivative of '{field}', which is not a field "
             f"(fields: {', '.join(fields)})"
         )
+    if rest == LAPLACIAN:
+        return Derivative(field, tuple(i for i, n in enumerate(inputs) if n != "t"), laplacian=True)
     wrt = split_inputs(rest, inputs)
     if wrt is None:
         raise DerivativeNameError(
@@ -85,9 +102,11 @@ def parse_derivative(name: str, fields: tuple[str, ...], inputs: tuple[str, ...]
 
 
 def closure(requests: Iterable[Derivative]) -> list[Derivative]:
-    """All derivatives needed to build ``requests``, lowest order first."""
+    """All derivatives needed to build ``requests``, lowest order first (a Laplacian is built
+    from its parts, which are listed instead of it)."""
     needed: set[Derivative] = set()
-    for d in requests:
+    pending = [p for d in requests for p in (d.parts() if d.laplacian else [d])]
+    for d in pending:
         while True:
             needed.add(d)
             if d.order == 0:
@@ -108,6 +127,7 @@ def compute_derivatives(
     ``create_graph`` keeps the graph of the results so a loss built from them can be
     backpropagated to the network's parameters (training); pass False for evaluation only.
     """
+    requests = list(requests)
     wanted = closure(requests)
     x = points if points.requires_grad else points.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -124,7 +144,15 @@ def compute_derivatives(
             if parent not in gradients:
                 gradients[parent] = gradient(values[parent], x, create_graph or parent.order + 1 < top_order)
             values[d] = gradients[parent][:, d.wrt[-1]]
+        for d in requests:
+            if d.laplacian:
+                values[d] = sum_columns([values[p] for p in d.parts()], out[:, 0])
     return values
+
+
+def sum_columns(columns: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """The sum of (N,) columns; zeros shaped like ``like`` for none (a Laplacian over no input)."""
+    return torch.stack(columns).sum(0) if columns else torch.zeros_like(like)
 
 
 def gradient(value: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
@@ -143,6 +171,8 @@ def gradient(value: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.
 
 def derivative_name(d: Derivative, inputs: tuple[str, ...]) -> str:
     """The canonical parameter name of ``d``: Derivative('u', (0, 1)) -> 'u_xt'."""
+    if d.laplacian:
+        return f"{d.field}_{LAPLACIAN}"
     if d.order == 0:
         return d.field
     return d.field + "_" + "".join(inputs[i] for i in d.wrt)

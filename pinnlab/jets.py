@@ -21,14 +21,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from math import factorial
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
 
+from .derivatives import LAPLACIAN
 from .network import MLP, Sine
 
 MultiIndex = tuple[int, ...]
+Propagated = tuple[torch.Tensor, dict[int, "torch.Tensor | None"], "torch.Tensor | None"]
 
 
 def activation_derivatives(activation: nn.Module, z: torch.Tensor, order: int) -> list[torch.Tensor]:
@@ -84,10 +86,12 @@ def set_partitions(positions: tuple[int, ...]) -> list[list[tuple[int, ...]]]:
 
 
 @lru_cache(maxsize=None)
-def chain_rule_plan(indices: tuple[MultiIndex, ...]) -> dict[int, list[tuple[int, list[tuple[int, list[int]]]]]]:
-    """For each order k: a list of (m, blocks) terms, one per set partition of k positions, where
-    m = number of blocks (which derivative of phi) and each block is (block order, row index of
-    that block's sub-multi-index in the stacked stream of its order, for every a of order k)."""
+def chain_rule_plan(indices: tuple[MultiIndex, ...]) -> dict[int, list[tuple[int, list[tuple[int, list[int]]], int]]]:
+    """For each order k: a list of (m, blocks, count) terms from the set partitions of k
+    positions, where m = number of blocks (which derivative of phi), each block is (block order,
+    row index of that block's sub-multi-index in the stacked stream of its order, for every a of
+    order k), and count is how many partitions give this same product: for a repeated input
+    (u_xxxx) most partitions coincide, so order 4 needs 5 products instead of 15."""
     by_order: dict[int, list[MultiIndex]] = {}
     for a in indices:
         by_order.setdefault(len(a), []).append(a)
@@ -96,15 +100,39 @@ def chain_rule_plan(indices: tuple[MultiIndex, ...]) -> dict[int, list[tuple[int
     for k, group in by_order.items():
         if k == 0:
             continue
-        terms = []
+        counts: dict[tuple, int] = {}
         for partition in set_partitions(tuple(range(k))):
             blocks = []
             for block in partition:
                 rows = [row[tuple(sorted(a[p] for p in block))] for a in group]
-                blocks.append((len(block), rows))
-            terms.append((len(partition), blocks))
-        plan[k] = terms
+                blocks.append((len(block), tuple(rows)))
+            key = (len(partition), tuple(sorted(blocks)))
+            counts[key] = counts.get(key, 0) + 1
+        plan[k] = [(m, [(order, list(rows)) for order, rows in blocks], count)
+                   for (m, blocks), count in counts.items()]
     return plan
+
+
+def pick_rows(stream: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """``stream[rows]``, as a view (no copy, no gather in compiled code) when the rows are a
+    contiguous run, which they are for most plans."""
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        return stream if len(rows) == stream.shape[0] else stream[rows[0]:rows[0] + len(rows)]
+    return stream[rows]
+
+
+def sum_of_squares(first: torch.Tensor, rows: list[int], pointwise: bool) -> torch.Tensor:
+    """sum over ``rows`` of first[r]^2: the trace term of the forward Laplacian.
+
+    For compiling (``pointwise``), a chain of pointwise products keeps the activation one fused
+    loop (a reduction over the stacked rows measured 2x slower); eager, one reduction beats many
+    small kernels (2x the other way)."""
+    if pointwise:
+        total = first[rows[0]] * first[rows[0]]
+        for r in rows[1:]:
+            total = total + first[r] * first[r]
+        return total
+    return (pick_rows(first, rows) ** 2).sum(0)
 
 
 def chain_product(streams: dict[int, torch.Tensor | None],
@@ -116,62 +144,95 @@ def chain_product(streams: dict[int, torch.Tensor | None],
         stream = streams[block_order]
         if stream is None:
             return None
-        identity = len(rows) == stream.shape[0] and rows == list(range(len(rows)))
-        part = stream if identity else stream[rows]
+        part = pick_rows(stream, rows)
         product = part if product is None else product * part
     return product
 
 
-def mlp_jets(network: MLP, x: torch.Tensor, requests: Iterable[MultiIndex]) -> dict[MultiIndex, torch.Tensor]:
-    """d^a network(x) for every requested multi-index a (and its sub-multi-indices), each (N, out)."""
-    indices = tuple(sub_multi_indices(requests))
+def jet_indices(requests: Iterable[MultiIndex], laplacian: tuple[int, ...] = ()) -> tuple[MultiIndex, ...]:
+    """The multi-indices to propagate: the requests, their sub-multi-indices, and the first
+    derivatives a Laplacian stream is built from."""
+    return tuple(sub_multi_indices(set(requests) | {(i,) for i in laplacian}))
+
+
+def split_streams(indices: tuple[MultiIndex, ...], value: torch.Tensor,
+                  streams: dict[int, torch.Tensor | None],
+                  laplacian: torch.Tensor | None = None) -> dict[MultiIndex | str, torch.Tensor]:
+    """Name the rows of each order's stacked stream by their multi-index; a stream known to be
+    zero (a derivative of an affine network) becomes zeros. Done outside the propagation so a
+    compiled propagation returns whole tensors, not many views of one."""
+    result: dict[MultiIndex | str, torch.Tensor] = {(): value}
+    for k in sorted({len(a) for a in indices} - {0}):
+        s = streams[k]
+        for r, a in enumerate(a for a in indices if len(a) == k):
+            result[a] = torch.zeros_like(value) if s is None else s[r].expand_as(value)
+    result[LAPLACIAN] = torch.zeros_like(value) if laplacian is None else laplacian.expand_as(value)
+    return result
+
+
+@lru_cache(maxsize=None)
+def jet_function(indices: tuple[MultiIndex, ...], laplacian: tuple[int, ...] = (),
+                 for_compile: bool = False) -> Callable[[MLP, torch.Tensor], Propagated]:
+    """The propagation for one set of multi-indices, with its chain-rule plan built once: it
+    returns the network's value (N, out), per order k the stacked stream (rows, N, out) of the
+    order-k multi-indices in ``indices`` order (None where known to be zero), and the Laplacian
+    over the inputs ``laplacian`` (None if not asked for or known to be zero).
+
+    The Laplacian is carried as one stream L: linear layers map it like any derivative, and an
+    activation turns it into phi'(z) L + phi''(z) sum_i z_i^2 (the trace of Faa di Bruno's
+    order-2 term), so d inputs cost one stream instead of d.
+
+    The returned closure holds only tensor operations and constants, so ``torch.compile`` can
+    trace it whole (no graph break for the plan) and fuse the elementwise work of each layer;
+    ``for_compile`` picks the formulations that fuse best over those fastest eager."""
     plan = chain_rule_plan(indices)
     orders = sorted({len(a) for a in indices})
-    top = orders[-1]
+    top = max(orders[-1], 2 if laplacian else 0)
     by_order = {k: [a for a in indices if len(a) == k] for k in orders}
-    n = x.shape[0]
+    laplacian_rows = [by_order[1].index((i,)) for i in laplacian]
 
-    # input scaling is affine: d/dx_i of (x - c) / w is e_i / w_i, higher orders vanish
-    value = (x - network.center.to(x.dtype)) / network.half_width.to(x.dtype)
-    streams: dict[int, torch.Tensor | None] = {}
-    if 1 in by_order:
-        scale = (1.0 / network.half_width).to(x.dtype)
-        first = torch.zeros(len(by_order[1]), 1, x.shape[1], dtype=x.dtype, device=x.device)
-        for r, (i,) in enumerate(by_order[1]):
-            first[r, 0, i] = scale[i]
-        streams[1] = first  # broadcast over points until the first activation
-    for k in orders:
-        if k >= 2:
-            streams[k] = None  # known zero
+    def propagate(network: MLP, x: torch.Tensor) -> Propagated:
+        # input scaling is affine: d/dx_i of (x - c) / w is e_i / w_i, higher orders vanish
+        value = (x - network.center.to(x.dtype)) / network.half_width.to(x.dtype)
+        streams: dict[int, torch.Tensor | None] = {}
+        if 1 in by_order:
+            scale = (1.0 / network.half_width).to(x.dtype)
+            rows = [i for (i,) in by_order[1]]
+            # (rows, 1, d): broadcast over points until the first activation
+            streams[1] = torch.diag_embed(scale)[rows].unsqueeze(1)
+        for k in orders:
+            if k >= 2:
+                streams[k] = None  # known zero
+        lap: torch.Tensor | None = None
 
-    for layer in network.layers:
-        if isinstance(layer, nn.Linear):
-            value = nn.functional.linear(value, layer.weight, layer.bias)
-            for k, s in streams.items():
-                if s is not None:
-                    streams[k] = torch.matmul(s, layer.weight.t())
-            continue
-        phis = activation_derivatives(layer, value, top)
-        new: dict[int, torch.Tensor | None] = {}
-        for k in streams:
-            total = None
-            for m, blocks in plan[k]:
-                product = chain_product(streams, blocks)
-                if product is not None:
-                    term = phis[m] * product
-                    total = term if total is None else total + term
-            new[k] = total
-        value = phis[0]
-        streams = new
+        for layer in network.layers:
+            if isinstance(layer, nn.Linear):
+                value = nn.functional.linear(value, layer.weight, layer.bias)
+                for k, s in streams.items():
+                    if s is not None:
+                        streams[k] = torch.matmul(s, layer.weight.t())
+                if lap is not None:
+                    lap = torch.matmul(lap, layer.weight.t())
+                continue
+            phis = activation_derivatives(layer, value, top)
+            if laplacian:
+                squares = sum_of_squares(streams[1], laplacian_rows, pointwise=for_compile)
+                lap = phis[2] * squares if lap is None else phis[1] * lap + phis[2] * squares
+            new: dict[int, torch.Tensor | None] = {}
+            for k in streams:
+                total = None
+                for m, blocks, count in plan[k]:
+                    product = chain_product(streams, blocks)
+                    if product is not None:
+                        term = phis[m] * product if count == 1 else phis[m] * product * count
+                        total = term if total is None else total + term
+                new[k] = total
+            value = phis[0]
+            streams = new
 
-    result = {(): value}
-    for k in orders:
-        if k == 0:
-            continue
-        s = streams[k]
-        for r, a in enumerate(by_order[k]):
-            result[a] = torch.zeros_like(value).expand(n, -1) if s is None else s[r].expand(n, -1)
-    return result
+        return value, streams, lap
+
+    return propagate
 
 
 def taylor_polynomial(jets: dict[MultiIndex, torch.Tensor], delta: torch.Tensor) -> torch.Tensor:
@@ -180,11 +241,12 @@ def taylor_polynomial(jets: dict[MultiIndex, torch.Tensor], delta: torch.Tensor)
     for a, coefficient in jets.items():
         if not a:
             continue
-        monomial = torch.ones_like(delta[:, 0])
+        monomial = None
         denominator = 1
-        for i in set(a):
+        for i in sorted(set(a)):
             count = a.count(i)
-            monomial = monomial * delta[:, i] ** count
+            power = delta[:, i] ** count if count > 1 else delta[:, i]
+            monomial = power if monomial is None else monomial * power
             denominator *= factorial(count)
         total = total + coefficient * (monomial / denominator)[:, None]
     return total

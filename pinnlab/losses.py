@@ -44,6 +44,55 @@ def sample_collocation(problem: Problem, settings: Settings, sampler: Sampler, d
     return Collocation(interior, batches)
 
 
+# Rank r > 0 of a torchrun job seeds its sampler with seed + r * 2**32: distinct from rank 0
+# (which keeps ``seed``, so one process draws what it always did) and from every other rank's
+# stream for any seed below 2**32.
+RANK_SEED_STRIDE = 2**32
+
+
+def rank_share_seed(seed: int, rank: int) -> int:
+    """The sampler seed of ``rank``'s share of the points (``seed`` itself for rank 0)."""
+    return seed + RANK_SEED_STRIDE * rank
+
+
+def rank_share(settings: Settings, world: int) -> Settings:
+    """Settings with the point counts of one of ``world`` equal shares.
+
+    ``points``, ``boundary_points`` (and ``refine_points``, ``refine_pool`` with ``refine``) stay
+    totals over all ranks in the settings a user writes and metrics.json records; each rank draws
+    its share. Shares must be equal: the mean over ranks of per-rank mean losses equals the mean
+    over the union only then. ``world == 1`` returns ``settings`` unchanged.
+    """
+    if world == 1:
+        return settings
+    counts = ["points", "boundary_points"] + (["refine_points"] if settings.refine in ("rar", "rar-d") else [])
+    uneven = [f"{name}={getattr(settings, name)}" for name in counts if getattr(settings, name) % world]
+    if uneven:
+        raise ValueError(
+            f"{', '.join(uneven)} cannot be split evenly over {world} processes (the torchrun world "
+            f"size); each process trains on an equal share, so choose multiples of {world}"
+        )
+    if settings.sampler == "grid":
+        raise ValueError(f"sampler=grid would give each of the {world} processes the same points; "
+                         "use sobol, uniform or lhs with torchrun")
+    shares = {name: getattr(settings, name) // world for name in counts}
+    shares["refine_pool"] = max(settings.refine_pool // world, 1)
+    return settings.replace(shares, f"share of {world} processes")
+
+
+def concat_collocations(parts: list[Collocation]) -> Collocation:
+    """One collocation holding every part's points in order (the ranks' shares, for output)."""
+    interior = torch.cat([part.interior for part in parts])
+    conditions = {}
+    for name in parts[0].conditions:
+        batches = [part.conditions[name] for part in parts]
+        conditions[name] = ConditionBatch(*(
+            None if getattr(batches[0], key) is None else torch.cat([getattr(b, key) for b in batches])
+            for key in ("points", "target", "normals", "partners")
+        ))
+    return Collocation(interior, conditions)
+
+
 def residual_derivatives(problem: Problem) -> set[Derivative]:
     return set().union(*(r.derivatives for r in problem.residuals.values()))
 

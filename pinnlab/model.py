@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
 
+from .affine import AffineTransform, is_affine
 from .binding import EquationError, as_column
-from .derivatives import Derivative, compute_derivatives
-from .jets import mlp_jets, supports_jets, taylor_polynomial
+from .compiling import COMPILE_MIN_POINTS, compiled_jet_function, should_compile
+from .derivatives import LAPLACIAN, Derivative, compute_derivatives, sum_columns
+from .forward_mode import forward_mode_derivatives
+from .jets import jet_function, jet_indices, split_streams, supports_jets, taylor_polynomial
 from .network import MLP
 from .problem import Problem
 from .reference import split_fields
@@ -25,6 +28,16 @@ class FieldModel(nn.Module):
         self.transform = problem.output_transform
         self.fields = problem.fields
         self.engine = "auto"
+        self.compile = False  # torch.compile the jets (see pinnlab/compiling.py)
+        self._affine: AffineTransform | None | bool = self.transform is not None  # True: not checked yet
+
+    def affine_transform(self, points: torch.Tensor) -> AffineTransform | None:
+        """The output transform as u = A + B n when it is affine in the network (checked once,
+        on the first points seen), else None."""
+        if self._affine is True:
+            affine = is_affine(self.apply_transform, points.detach()[:64], len(self.fields))
+            self._affine = AffineTransform(self.apply_transform, len(self.fields)) if affine else None
+        return self._affine or None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         raw = self.network(x)
@@ -46,16 +59,23 @@ def field_derivatives(model: torch.nn.Module, points: torch.Tensor, fields: tupl
                       requests: Iterable[Derivative], create_graph: bool = True) -> dict[Derivative, torch.Tensor]:
     """Requested derivatives of ``model``'s fields at ``points``.
 
-    ``auto`` uses Taylor jets for tanh/sin MLPs without an output transform, where they measured
-    1.1-1.4x faster per loss evaluation on the shipped heat and Poisson problems (2-core CPU,
-    4000 points), and nested autograd otherwise: with a transform, the Taylor-polynomial step made
-    jets 1.15x slower on Burgers."""
+    ``auto`` uses Taylor jets for tanh/sin MLPs. An output transform that is affine in the network
+    (hard constraints nearly always are) goes through the Leibniz rule (pinnlab/affine.py); any
+    other transform is differentiated by autograd on a local Taylor polynomial of the jets, which
+    ``auto`` does only when the jets are compiled: eager, that step made jets 1.15x slower than
+    nested autograd on Burgers. Nested autograd serves every other network and order."""
     requests = set(requests)
     order = max((d.order for d in requests), default=0)
-    use_jets = (
-        isinstance(model, FieldModel) and supports_jets(model.network, order)
-        and (model.engine == "jets" or model.engine == "auto" and model.transform is None)
-    )
+    field_model = isinstance(model, FieldModel)
+    if field_model and model.engine == "func":
+        return forward_mode_derivatives(model, points, fields, requests, create_graph)
+    training = create_graph and torch.is_grad_enabled()
+    hot = field_model and model.compile and training and points.shape[0] >= COMPILE_MIN_POINTS
+    supported = field_model and supports_jets(model.network, order)
+    wants_jets = supported and model.engine in ("auto", "jets")
+    affine = model.affine_transform(points) if wants_jets and model.transform is not None else None
+    use_jets = supported and (model.engine == "jets" or model.engine == "auto" and (
+        model.transform is None or hot or affine is not None))
     if isinstance(model, FieldModel) and model.engine == "jets" and not use_jets:
         raise EquationError(
             "engine 'jets' needs an MLP with tanh or sin activations, no Fourier features and "
@@ -63,17 +83,46 @@ def field_derivatives(model: torch.nn.Module, points: torch.Tensor, fields: tupl
         )
     if not use_jets:
         return compute_derivatives(model, points, fields, requests, create_graph)
-    multi_indices = {d.wrt for d in requests}
+    plain = {d.wrt for d in requests if not d.laplacian}
+    overs = {d.wrt for d in requests if d.laplacian}
+    # the transform is differentiated by autograd, which builds a Laplacian from its parts
+    by_parts = model.transform is not None or len(overs) > 1
+    if by_parts:
+        plain |= {p.wrt for d in requests if d.laplacian for p in d.parts()}
+    laplacian = () if by_parts else next(iter(overs), ())
+    indices = jet_indices(plain, laplacian)
+    propagate = compiled_jet_function(indices, laplacian) if hot else jet_function(indices, laplacian)
     x = points.detach()
-    with torch.set_grad_enabled(create_graph and torch.is_grad_enabled()):
-        jets = mlp_jets(model.network, x, multi_indices)
-    if model.transform is not None:
+    with torch.set_grad_enabled(training):
+        jets = split_streams(indices, *propagate(model.network, x))
+    if model.transform is None and not by_parts:
+        return {d: jets[LAPLACIAN if d.laplacian else d.wrt][:, fields.index(d.field)] for d in requests}
+    if model.transform is None:
+        def compute(wanted: set[Derivative]) -> dict[Derivative, torch.Tensor]:
+            return {d: jets[d.wrt][:, fields.index(d.field)] for d in wanted}
+    elif affine is not None:
+        def compute(wanted: set[Derivative]) -> dict[Derivative, torch.Tensor]:
+            return affine.derivatives(points, jets, wanted, fields)
+    else:
+        del jets[LAPLACIAN]
+
         # derivatives of transform(y, local Taylor polynomial of the network around x) at y = x
         def transformed(y: torch.Tensor) -> torch.Tensor:
             return model.apply_transform(y, taylor_polynomial(jets, y - x))
 
         return compute_derivatives(transformed, x, fields, requests, create_graph)
-    return {d: jets[d.wrt][:, fields.index(d.field)] for d in requests}
+    return with_laplacians(requests, compute, like=jets[()][:, 0])
+
+
+def with_laplacians(requests: set[Derivative], compute: Callable[[set[Derivative]], dict[Derivative, torch.Tensor]],
+                    like: torch.Tensor) -> dict[Derivative, torch.Tensor]:
+    """``compute`` for the requests with each Laplacian replaced by its parts, then summed."""
+    wanted = {d for d in requests if not d.laplacian} | {p for d in requests if d.laplacian for p in d.parts()}
+    values = compute(wanted)
+    for d in requests:
+        if d.laplacian:
+            values[d] = sum_columns([values[p] for p in d.parts()], like)
+    return {d: values[d] for d in requests}
 
 
 def build_model(problem: Problem, settings: Settings) -> FieldModel:
@@ -87,7 +136,23 @@ def build_model(problem: Problem, settings: Settings) -> FieldModel:
     dtype = torch.float64 if settings.dtype == "float64" else torch.float32
     model = FieldModel(network, problem).to(dtype=dtype, device=resolve_device(settings.device))
     model.engine = settings.engine
+    order = max((d.order for d in problem_derivatives(problem)), default=0)
+    uses_jets = settings.engine in ("auto", "jets") and supports_jets(network, order)
+    model.compile = should_compile(settings.compile, settings.steps + settings.lbfgs_steps,
+                                   model_device(model), uses_jets)
     return model
+
+
+def problem_derivatives(problem: Problem) -> set[Derivative]:
+    """Every derivative the residuals and the conditions ask for."""
+    wanted = set().union(*(r.derivatives for r in problem.residuals.values()))
+    for name, condition in problem.conditions.items():
+        wanted |= set(condition.derivatives(name, problem.layout))
+    return wanted
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 def periodic_inputs(problem: Problem, settings: Settings) -> tuple[int, ...]:

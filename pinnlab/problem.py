@@ -20,6 +20,7 @@ the name at fault in the message.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 import types
@@ -227,15 +228,21 @@ def import_module_file(path: Path) -> types.ModuleType:
     added = [p for p in [str(path.parent)] if p not in sys.path]
     sys.path[:0] = added
     try:
-        spec = importlib.util.spec_from_file_location(f"pinnlab_equation_{path.stem}", path)
+        # registered in sys.modules (under a name unique to the file) because torch.compile
+        # looks up the module of every function it traces, such as an output transform
+        name = f"pinnlab_equation_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+        spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise EquationError(f"{path}: not an importable Python file")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
         except EquationError:
+            sys.modules.pop(name, None)
             raise
         except Exception as error:
+            sys.modules.pop(name, None)
             raise EquationError(f"{path}: importing the module failed: {type(error).__name__}: {error}") from error
     finally:
         for p in added:

@@ -45,10 +45,10 @@ class Progress:
             self._bar.n = n
             self._bar.refresh()
 
-    def set_postfix(self, values: dict[str, Any]) -> None:
-        """Show ``values`` (e.g. the current losses) after the bar, at its next redraw."""
+    def set_postfix(self, values: dict[str, Any], refresh: bool = False) -> None:
+        """Show ``values`` (e.g. the current losses) after the bar, at its next redraw (or now)."""
         if self._bar is not None:
-            self._bar.set_postfix(values, refresh=False)
+            self._bar.set_postfix(values, refresh=refresh)
 
     def close(self) -> None:
         """Finish the bar; safe to call more than once."""

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .compiling import COMPILE_CHOICES
 from .derivatives import ENGINES
 from .sampling import SAMPLERS
 from .network import ACTIVATIONS
@@ -54,6 +55,7 @@ class Settings:
     weights: Mapping[str, float] = field(default_factory=dict)
     # numerics and reproducibility
     engine: str = "auto"
+    compile: str = "auto"  # torch.compile the jets: on, off, auto (long runs; see pinnlab/compiling.py)
     dtype: str = "float64"
     device: str = "cpu"
     seed: int = 0
@@ -86,6 +88,8 @@ class Settings:
             problems.append(f"dtype must be float32 or float64, got '{self.dtype}'")
         if self.engine not in ENGINES:
             problems.append(f"engine must be one of {', '.join(ENGINES)}, got '{self.engine}'")
+        if self.compile not in COMPILE_CHOICES:
+            problems.append(f"compile must be one of {', '.join(COMPILE_CHOICES)}, got '{self.compile}'")
         if self.sampler not in SAMPLERS:
             problems.append(f"sampler must be one of {', '.join(SAMPLERS)}, got '{self.sampler}'")
         if self.activation not in ACTIVATIONS:

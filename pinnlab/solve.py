@@ -5,6 +5,9 @@ beside it for ParaView), ``solution.png``, ``loss.png`` and ``model.pt`` into ``
 write is atomic, so an interrupted run never leaves a truncated file behind. Checkpoints
 (``checkpoints/last.pt`` and ``best.pt``) are written during training, so ``resume=True``
 continues an interrupted run.
+
+Under ``torchrun`` every rank trains (see :mod:`pinnlab.distributed`) and rank 0 alone evaluates
+and writes; the other ranks return without metrics.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .atomic import atomic_path, check_free_space, check_writable, remove_stale_temporaries, write_json
 from .binding import EquationError
 from .checkpoint import CheckpointStore
 from .evaluation import condition_residual_values, evaluate_in_chunks
 from .fields_h5 import write_fields
-from .losses import Collocation, loss_terms, sample_collocation, term_weights
+from .losses import Collocation, loss_terms, rank_share, sample_collocation, term_weights
 from .model import FieldModel, build_model, resolve_device
 from .plots import plot_collocation, plot_fields, plot_loss_history
 from .problem import Problem
@@ -61,15 +64,29 @@ def resolve_settings(problem: Problem, overrides: dict[str, Any] | None = None) 
 
 
 def solve(problem: Problem, settings: Settings, out_dir: str | Path, resume: bool = False) -> SolveResult:
-    """Train and write results; with ``resume``, continue from ``out_dir/checkpoints/last.pt``."""
-    out_dir = Path(out_dir)
+    """Train and write results; with ``resume``, continue from ``out_dir/checkpoints/last.pt``.
+
+    Under torchrun, ``metrics`` is empty on ranks other than 0, which neither evaluate nor write."""
     started = time.perf_counter()
+    rank_share(settings, distributed.world())  # an uneven split fails before joining the other ranks
+    device = distributed.local_device(settings.device)
+    if device != settings.device:
+        settings = settings.replace({"device": device}, "torchrun")
+    with distributed.session(settings.device):
+        return solve_on_this_rank(problem, settings, Path(out_dir), resume, started)
+
+
+def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resume: bool,
+                       started: float) -> SolveResult:
+    """``solve`` in one process: every rank trains, rank 0 alone checks the folder and writes."""
+    main = distributed.is_main()
     term_weights(problem, settings)  # unknown weight names fail before training
     resolve_device(settings.device)
-    check_writable(out_dir)
-    for folder in (out_dir, out_dir / "checkpoints"):
-        if folder.is_dir():
-            remove_stale_temporaries(folder)
+    if main:
+        check_writable(out_dir)
+        for folder in (out_dir, out_dir / "checkpoints"):
+            if folder.is_dir():
+                remove_stale_temporaries(folder)
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
@@ -78,11 +95,14 @@ def solve(problem: Problem, settings: Settings, out_dir: str | Path, resume: boo
         raise EquationError(f"{problem.origin}: {error}") from None
     torch.manual_seed(settings.seed)
     model = build_model(problem, settings)
-    check_free_space(out_dir, estimate_output_bytes(problem, settings, model, grid))
+    if main:
+        check_free_space(out_dir, estimate_output_bytes(problem, settings, model, grid))
     checkpoints = CheckpointStore(out_dir / "checkpoints")
     state = checkpoints.load("last") if resume else None
     preflight(problem, model, settings)
     training = train(problem, model, settings, checkpoints=checkpoints, resume_from=state)
+    if not main:
+        return SolveResult(out_dir, {}, model, training)
     prediction = predict_on_grid(model, problem, grid)
     metrics = {
         "equation": problem.name,
@@ -98,6 +118,7 @@ def solve(problem: Problem, settings: Settings, out_dir: str | Path, resume: boo
         "refinements": [{"step": r.step, "method": r.method, "points": len(r.points)} for r in training.refinements],
         "train_time_s": round(training.wall_time, 3),
         "parameters": sum(p.numel() for p in model.parameters()),
+        "world_size": distributed.world(),
         "settings": settings.as_dict(),
         "versions": {"pinnlab": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {settings.device}",

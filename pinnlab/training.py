@@ -6,6 +6,10 @@ converges far further on a fixed point set, which is where PINNs get their accur
 Everything training changes lives on one ``Trainer`` so that it can be saved (checkpoints),
 restored (``--resume``, bit-identical on CPU) and rolled back (a non-finite loss returns to the
 last good state with a smaller learning rate instead of ending the run).
+
+Under torchrun (see :mod:`pinnlab.distributed`) each rank trains on its own equal share of the
+points; loss terms and gradients are averaged over the ranks, so all ranks take identical steps,
+equal to one process's on the union of the shares, and only rank 0 shows progress or writes.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from typing import Any, Callable
 
 import torch
 
-from . import __version__
-from .checkpoint import FORMAT, VERSION, CheckpointStore, check_compatible, problem_signature
+from . import __version__, distributed
+from .checkpoint import FORMAT, VERSION, CheckpointError, CheckpointStore, check_compatible, problem_signature
 from .conditions import ConditionBatch
 from .curriculum import CausalWeights, TimeCurriculum
-from .losses import Collocation, loss_terms, sample_collocation, sample_interior, term_weights
+from .losses import (Collocation, concat_collocations, loss_terms, rank_share, rank_share_seed,
+                     sample_collocation, sample_interior, term_weights)
 from .problem import Problem
 from .progress import Progress, progress
 from .refinement import Refinement, refine
@@ -78,6 +83,13 @@ def weighted_total(terms: dict[str, torch.Tensor], weights: dict[str, float]) ->
     return sum(weights[name] * value for name, value in terms.items() if weights[name] != 0.0)
 
 
+def mean_over_ranks(terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Every term averaged over the ranks, in one collective (see ``distributed.all_reduce_mean``)."""
+    names = list(terms)
+    mean = distributed.all_reduce_mean(torch.stack([terms[name] for name in names]))
+    return {name: mean[k] for k, name in enumerate(names)}
+
+
 def check_finite(terms: dict[str, torch.Tensor], step: int, phase: str) -> None:
     for name, value in terms.items():
         if not math.isfinite(float(value.detach())):
@@ -95,6 +107,17 @@ def cloned(tree: Any) -> Any:
     if isinstance(tree, (list, tuple)):
         return type(tree)(cloned(v) for v in tree)
     return copy.copy(tree)
+
+
+def on_cpu(tree: Any) -> Any:
+    """``tree`` with its tensors on the CPU, to send to other ranks."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().cpu()
+    if isinstance(tree, dict):
+        return {k: on_cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(on_cpu(v) for v in tree)
+    return tree
 
 
 def make_lbfgs(model: torch.nn.Module, settings: Settings, lr: float = 1.0) -> torch.optim.LBFGS:
@@ -126,7 +149,11 @@ class Trainer:
         self.checkpoints, self.on_log = checkpoints, on_log
         parameter = next(model.parameters())
         self.dtype, self.device = parameter.dtype, parameter.device
-        self.sampler = make_sampler(settings.sampler, seed=settings.seed)
+        # under torchrun: this rank's share of the point counts, drawn from its own stream
+        self.distributed, self.world, self.rank = distributed.active(), distributed.world(), distributed.rank()
+        self.share = rank_share(settings, self.world)
+        distributed.broadcast_module(model)  # all ranks start from rank 0's parameters
+        self.sampler = make_sampler(settings.sampler, seed=rank_share_seed(settings.seed, self.rank))
         self.step = 0
         self.curriculum = TimeCurriculum(problem, settings) if settings.curriculum else None
         self.causal = CausalWeights(problem, settings) if settings.causal_eps else None
@@ -134,7 +161,7 @@ class Trainer:
         self.active = self.problem  # the problem on the current time window
         if self.curriculum is not None:
             self.enter_window()
-        self.collocation = sample_collocation(self.active, settings, self.sampler, self.dtype, self.device)
+        self.collocation = sample_collocation(self.active, self.share, self.sampler, self.dtype, self.device)
         self.weights = term_weights(problem, settings)
         self.history = History(list(self.weights), settings.log_every)
         self.phases: list[tuple[int, str]] = []
@@ -155,8 +182,18 @@ class Trainer:
 
     # --- losses and logging -------------------------------------------------------------------
     def evaluate(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Loss terms and their weighted total; under torchrun averaged over the ranks (the same
+        values on every rank, so all ranks take the same decisions)."""
         terms = loss_terms(self.problem, self.model, self.collocation, self.causal)
+        if self.distributed:
+            terms = mean_over_ranks(terms)
         return terms, weighted_total(terms, self.weights)
+
+    def backward(self, total: torch.Tensor) -> None:
+        """Gradients of ``total``; under torchrun averaged over the ranks (one all-reduce)."""
+        total.backward()
+        if self.distributed:
+            distributed.all_reduce_gradients(self.model.parameters())
 
     def log(self, terms: dict[str, torch.Tensor], total: torch.Tensor, force: bool = False) -> None:
         raw = {k: float(v.detach()) for k, v in terms.items()}
@@ -176,8 +213,10 @@ class Trainer:
         start = time.perf_counter()
         settings = self.settings
         with progress(settings.steps + settings.lbfgs_steps, desc=self.problem.name,
-                      enabled=settings.progress) as bar:
+                      enabled=settings.progress and distributed.is_main()) as bar:
             bar.moveto(self.step)
+            if getattr(self.model, "compile", False):  # the first evaluation compiles (10-30 s)
+                bar.set_postfix({"residual": "compiling"}, refresh=True)
             self.good = cloned(self.state_dict())
             while True:
                 try:
@@ -191,12 +230,13 @@ class Trainer:
             if not self.finished:
                 self.finished = True
                 self.save_checkpoint(loss=float(total.detach()))
+        collocation, refinements = self.points_of_all_ranks()
         return TrainingResult(
             steps=self.step, lbfgs_iterations=self.lbfgs_done, lbfgs_stop=self.lbfgs_stop,
             wall_time=time.perf_counter() - start,
             final_losses={k: float(v.detach()) for k, v in terms.items()},
-            history=self.history.data, phases=self.phases, collocation=self.collocation,
-            rollbacks=self.rollbacks, resumed_from=self.resumed_from, refinements=self.refinements,
+            history=self.history.data, phases=self.phases, collocation=collocation,
+            rollbacks=self.rollbacks, resumed_from=self.resumed_from, refinements=refinements,
             stages=self.stages,
         )
 
@@ -206,13 +246,13 @@ class Trainer:
             self.phases.append((self.step, "adam"))
         while self.step < settings.steps:
             if settings.resample_every and self.step and self.step % settings.resample_every == 0:
-                interior = sample_interior(self.active, settings.points, self.sampler, self.dtype, self.device)
+                interior = sample_interior(self.active, self.share.points, self.sampler, self.dtype, self.device)
                 self.collocation = Collocation(interior, self.collocation.conditions)
             self.adam.zero_grad(set_to_none=True)
             terms, total = self.evaluate()
             check_finite(terms, self.step, "adam")
             self.log(terms, total)
-            total.backward()
+            self.backward(total)
             self.adam.step()
             self.scheduler.step()
             self.step += 1
@@ -244,7 +284,7 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             _, total = self.evaluate()
             if torch.isfinite(total):
-                total.backward()
+                self.backward(total)
             else:  # let the line search shrink its step instead of differentiating through NaN
                 total = total.detach().new_tensor(float("inf"))
             return total
@@ -292,7 +332,7 @@ class Trainer:
         if self.causal is not None:
             shown["eps"] = f"{self.causal.eps:g}"
         if self.settings.refine != "none":
-            shown["points"] = len(self.collocation.interior)
+            shown["points"] = len(self.collocation.interior) * self.world
         bar.set_postfix(shown)
 
     def enter_window(self) -> None:
@@ -305,6 +345,8 @@ class Trainer:
     def follow_time_schedule(self, steps: int, loss: float) -> bool:
         """Sharpen causal weights and move the time window on when due; True if points changed."""
         if self.causal is not None and self.step % self.settings.log_every < steps:
+            if self.distributed:  # sharpen only when every rank's slices are resolved
+                self.causal.smallest_weight = distributed.min_over_ranks(self.causal.smallest_weight)
             self.causal.update()
         if self.curriculum is None:
             return False
@@ -313,13 +355,13 @@ class Trainer:
             return False
         self.curriculum.advance()
         self.enter_window()
-        self.collocation = sample_collocation(self.active, self.settings, self.sampler, self.dtype, self.device)
+        self.collocation = sample_collocation(self.active, self.share, self.sampler, self.dtype, self.device)
         return True
 
     def refine_points(self) -> None:
-        seed = self.settings.seed * 100_003 + len(self.refinements)
+        seed = rank_share_seed(self.settings.seed * 100_003 + len(self.refinements), self.rank)
         self.collocation, record = refine(self.active, self.model, self.collocation, self.sampler,
-                                          self.settings, self.step, seed)
+                                          self.share, self.step, seed)
         self.refinements.append(record)
         self.since_refinement = 0
 
@@ -342,26 +384,61 @@ class Trainer:
             for group in optimizer.param_groups if optimizer is not None else ():
                 group["lr"] *= self.lr_scale / old_scale
         bar.moveto(self.step)
-        print(f"{self.problem.name}: {error}; rolled back to step {self.step} with the learning rate "
-              f"scaled by {self.lr_scale:g} (rollback {len(self.rollbacks)} of {self.settings.rollbacks})",
-              file=sys.stderr)
+        if distributed.is_main():
+            print(f"{self.problem.name}: {error}; rolled back to step {self.step} with the learning rate "
+                  f"scaled by {self.lr_scale:g} (rollback {len(self.rollbacks)} of {self.settings.rollbacks})",
+                  file=sys.stderr)
 
     def save_checkpoint(self, loss: float) -> None:
-        """Write ``last`` (and ``best`` when ``loss``, at the current parameters, is the lowest)."""
+        """Write ``last`` (and ``best`` when ``loss``, at the current parameters, is the lowest).
+
+        Under torchrun every rank takes part (its points and sampler state go into the file) and
+        rank 0 alone writes."""
         if self.checkpoints is None:
             return
         is_best = loss < self.best_loss
         if is_best:
             self.best_loss = loss
         self.saved_at = self.step
-        self.checkpoints.save(self.state_dict(), is_best)
+        state = self.state_dict()
+        if self.distributed:
+            state["world"] = self.world
+            state["ranks"] = distributed.gather_objects(on_cpu(self.rank_state()))
+        if distributed.is_main():
+            self.checkpoints.save(state, is_best)
+
+    def points_of_all_ranks(self) -> tuple[Collocation, list[Refinement]]:
+        """The final points and the refinement records of all ranks (rank order), for output."""
+        if not self.distributed:
+            return self.collocation, self.refinements
+        parts = distributed.gather_objects(on_cpu(self.rank_state()))
+        move = {"dtype": self.dtype, "device": self.device}
+        collocation = concat_collocations([collocation_from_state(p["collocation"], **move) for p in parts])
+        refinements = [
+            Refinement(records[0]["step"], records[0]["method"],
+                       torch.cat([r["points"] for r in records]).numpy(),
+                       torch.cat([r["residual"] for r in records]).numpy())
+            for records in zip(*(p["refinements"] for p in parts))
+        ]
+        return collocation, refinements
 
     # --- state --------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
+    def rank_state(self) -> dict[str, Any]:
+        """The part of the state that differs between ranks: sampler stream, points, refinements."""
         conditions = {
             name: {"points": b.points, "target": b.target, "normals": b.normals, "partners": b.partners}
             for name, b in self.collocation.conditions.items()
         }
+        return {
+            "sampler": self.sampler.state_dict(),
+            "collocation": {"interior": self.collocation.interior, "conditions": conditions},
+            "refinements": [
+                {"step": r.step, "method": r.method, "points": torch.from_numpy(r.points),
+                 "residual": torch.from_numpy(r.residual)} for r in self.refinements
+            ],
+        }
+
+    def state_dict(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
@@ -375,14 +452,9 @@ class Trainer:
             "lbfgs": None if self.lbfgs is None else self.lbfgs.state_dict(),
             "lbfgs_counters": [self.lbfgs_done, self.since_refinement, self.restarts],
             "lbfgs_stop": self.lbfgs_stop,
-            "sampler": self.sampler.state_dict(),
-            "collocation": {"interior": self.collocation.interior, "conditions": conditions},
+            **self.rank_state(),
             "rng": rng,
             "history": self.history.data, "phases": [list(p) for p in self.phases],
-            "refinements": [
-                {"step": r.step, "method": r.method, "points": torch.from_numpy(r.points),
-                 "residual": torch.from_numpy(r.residual)} for r in self.refinements
-            ],
             "curriculum": None if self.curriculum is None else self.curriculum.state_dict(),
             "causal": None if self.causal is None else self.causal.state_dict(),
             "stages": [list(s) for s in self.stages],
@@ -405,12 +477,7 @@ class Trainer:
         self.lbfgs_done, self.since_refinement, self.restarts = state["lbfgs_counters"]
         self.lbfgs_stop = state["lbfgs_stop"]
         self.sampler.load_state_dict(state["sampler"])
-        move = {"dtype": self.dtype, "device": self.device}
-        conditions = {
-            name: ConditionBatch(**{k: None if v is None else v.to(**move) for k, v in batch.items()})
-            for name, batch in state["collocation"]["conditions"].items()
-        }
-        self.collocation = Collocation(state["collocation"]["interior"].to(**move), conditions)
+        self.collocation = collocation_from_state(state["collocation"], dtype=self.dtype, device=self.device)
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
@@ -431,9 +498,32 @@ class Trainer:
                 setattr(self, name, state[name])
 
     def resume(self, state: dict[str, Any]) -> None:
-        """Continue from a saved checkpoint (``pinnlab solve --resume``)."""
-        self.load_state_dict(state)
+        """Continue from a saved checkpoint (``pinnlab solve --resume``); under torchrun each rank
+        takes back its own points and sampler stream."""
+        self.load_state_dict(own_part(state, self.rank, self.world))
         self.resumed_from = self.step
+
+
+def collocation_from_state(state: dict[str, Any], dtype: torch.dtype, device: torch.device) -> Collocation:
+    """A ``Collocation`` from its saved form (``Trainer.rank_state``), on ``device``."""
+    move = {"dtype": dtype, "device": device}
+    conditions = {
+        name: ConditionBatch(**{k: None if v is None else v.to(**move) for k, v in batch.items()})
+        for name, batch in state["conditions"].items()
+    }
+    return Collocation(state["interior"].to(**move), conditions)
+
+
+def own_part(state: dict[str, Any], rank: int, world: int) -> dict[str, Any]:
+    """A checkpoint with ``rank``'s points, sampler and refinements in place of rank 0's; refused
+    when it was written by another number of processes (the shares would not fit)."""
+    saved = state.get("world", 1)
+    if saved != world:
+        raise CheckpointError(
+            f"{state.get('path', 'checkpoint')} was written by {saved} process(es), but this run has "
+            f"{world}; resume with the same number of processes (torchrun --nproc_per_node)"
+        )
+    return {**state, **state["ranks"][rank]} if "ranks" in state else state
 
 
 def train(problem: Problem, model: torch.nn.Module, settings: Settings,

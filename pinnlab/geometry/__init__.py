@@ -7,7 +7,7 @@ caller and reproducible from its seed.
 """
 
 from pinnlab.geometry.base import Geometry
-from pinnlab.geometry.boxes import Box, Interval, Rectangle, TimeInterval
+from pinnlab.geometry.boxes import Box, Hyperbox, Interval, Rectangle, TimeInterval
 from pinnlab.geometry.csg import Difference, Intersection, Union
 from pinnlab.geometry.disk import Disk
 from pinnlab.geometry.polygon import Polygon
@@ -20,6 +20,7 @@ __all__ = [
     "Interval",
     "Rectangle",
     "Box",
+    "Hyperbox",
     "Disk",
     "Polygon",
     "TimeInterval",

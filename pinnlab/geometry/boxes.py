@@ -120,6 +120,20 @@ class Box(_AxisBox):
         )  # fmt: skip
 
 
+class Hyperbox(_AxisBox):
+    """An axis-aligned box in any dimension d, coordinates "x1" ... "xd" (high-dimensional
+    problems such as a Poisson equation in d = 10). Parts "x1_min", "x1_max", ..."""
+
+    def __init__(
+        self, lo: Sequence[float], hi: Sequence[float], *, name: str | None = None
+    ) -> None:
+        if isinstance(lo, (int, float)) or len(lo) < 1:
+            raise ValueError(f"Hyperbox: lower corner must be a sequence of numbers, got {lo!r}")
+        names = tuple(f"x{i + 1}" for i in range(len(lo)))
+        faces = [f"{n}_{side}" for n in names for side in ("min", "max")]
+        super().__init__(lo, hi, faces, {}, names, name, "lower < upper in every coordinate")
+
+
 class TimeInterval(_AxisBox):
     """The time axis [t0, t1], coordinate "t", parts "initial" and "final".
 

@@ -1,0 +1,90 @@
+"""benchmarks/residuals.py: a tiny run end to end (subprocesses, table, agreement check), every
+problem's residual against nested autograd, and the check stopping a run whose methods disagree.
+DeepXDE is not a test dependency: the run leaves it out with --methods."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "residuals.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> Iterator[ModuleType]:
+    name = "benchmark_residuals"
+    spec = importlib.util.spec_from_file_location(name, SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[name]
+
+
+def table_rows(text: str) -> list[dict[str, str]]:
+    """The Markdown table's data rows as {header: cell}."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    heads = [h.strip() for h in lines[0].strip("|").split("|")]
+    return [dict(zip(heads, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
+
+
+def test_tiny_run_writes_a_table_of_finite_numbers(tmp_path: Path) -> None:
+    table = tmp_path / "residuals.md"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(SCRIPT), "--problems", "kdv", "--sizes", "200", "--reps", "2",
+               "--warmup", "1", "--methods", "pinnlab", "autograd", "--table", str(table)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "- kdv: pinnlab" in done.stdout and "(ok)" in done.stdout and "FAILED" not in done.stdout
+    text = table.read_text()
+    assert "deepxde" not in text.lower().split("residual agreement")[1]
+    (row,) = table_rows(text)
+    assert row.pop("N") == "200"
+    method, difference = row.pop("rel. diff vs autograd").split()
+    assert method == "pinnlab" and float(difference) <= 1e-3
+    assert set(row) == {"pinnlab ms", "autograd ms", "pinnlab vs autograd", "peak MB pinnlab", "peak MB autograd"}
+    for head, value in row.items():
+        number = float(value.rstrip("x"))
+        assert math.isfinite(number) and number >= 0, (head, value)
+        if head.endswith(("ms", "vs autograd")):
+            assert number > 0, (head, value)
+
+
+def test_every_problem_matches_nested_autograd(bench: ModuleType) -> None:
+    args = bench.parse_args([])
+    for name in bench.PROBLEMS:
+        difference = bench.agreement(bench.make_case(name), ["pinnlab", "autograd"], args, None)
+        assert difference["pinnlab"] <= bench.TOLERANCE["float32"], name
+    poisson = bench.make_case(f"poisson{bench.POISSON_DIM}").problem
+    assert poisson.inputs == tuple(f"x{k}" for k in range(1, bench.POISSON_DIM + 1))
+    (residual,) = poisson.residuals.values()
+    (laplacian,) = residual.derivatives
+    assert laplacian.laplacian and laplacian.wrt == tuple(range(bench.POISSON_DIM))
+
+
+def test_disagreeing_methods_stop_the_run(bench: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = bench.make_model
+
+    def perturbed(case, method, args):
+        model = build(case, method, args)
+        if method == "pinnlab":
+            with torch.no_grad():
+                next(model.parameters()).add_(0.1)
+        return model
+
+    monkeypatch.setattr(bench, "make_model", perturbed)
+    cases = {"burgers": bench.make_case("burgers")}
+    with pytest.raises(SystemExit, match="agreement check FAILED for burgers/pinnlab"):
+        bench.check_agreement(cases, ["pinnlab", "autograd"], bench.parse_args([]))

@@ -12,7 +12,8 @@ the solver scales them) and the same points:
 
 - ``network``: the model's output alone, mean of u^2 (no derivatives): a floor;
 - ``pinnlab``: ``pinnlab.losses.residual_values`` with the solver's default settings (engine
-  auto), so this column follows whatever the solver's default path becomes;
+  auto, compile auto) for a run as long as the shipped Burgers one, so this column follows
+  whatever the solver's default path becomes;
 - ``autograd``: the same with ``engine=autograd`` (nested reverse mode);
 - ``deepxde``: the residual written with DeepXDE's ``dde.grad.jacobian``/``dde.grad.hessian``
   (a jacobian or hessian of a hessian for 3rd and 4th order) on the same torch network, the
@@ -76,6 +77,7 @@ TOLERANCE = {"float32": 1e-3, "float64": 1e-8}
 RESULT_TAG = "RESULT "
 NU = 0.01 / math.pi
 POISSON_DIM = 10
+BURGERS_STEPS = (1000, 4000)  # equations/burgers.py defaults: Adam steps, L-BFGS iterations
 
 DeepXDEResidual = Callable[[ModuleType, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -184,9 +186,11 @@ def deepxde_installed() -> bool:
 
 def model_settings(case: Case, method: str, args: argparse.Namespace) -> Settings:
     """The solver's settings with the benchmark's network and ``--set`` overrides; ``autograd``
-    forces nested autograd, every other method keeps the engine those settings give."""
+    forces nested autograd, every other method keeps the engine those settings give. The step
+    counts are those of the shipped Burgers defaults (1000 Adam + 4000 L-BFGS), so that
+    ``compile=auto`` decides as it does for that solve."""
     overrides = {"width": args.width, "depth": args.depth, "dtype": args.dtype, "device": args.device,
-                 "seed": 0, **args.overrides}
+                 "seed": 0, "steps": BURGERS_STEPS[0], "lbfgs_steps": BURGERS_STEPS[1], **args.overrides}
     if method == "autograd":
         overrides["engine"] = "autograd"
     return resolve_settings(case.problem, overrides)
@@ -504,8 +508,8 @@ def preamble(args: argparse.Namespace, methods: list[str], case: Case) -> list[s
          "memory at the peak of one pass over what the process held before it, after the warm-up "
          "(MiB; on CPU the resident set, in a process of its own run under "
          f"MALLOC_MMAP_THRESHOLD_={MMAP_THRESHOLD}, good to about 0.5 MB as the kernel counts it per "
-         "CPU). `pinnlab`: the solver's default path (settings "
-         f"{engine}); `a vs b`: time of b / time of a; `rel. diff vs autograd`: max |r - r_autograd| / "
+         "CPU). `pinnlab`: the solver's default path for a run as long as the shipped Burgers one "
+         f"({BURGERS_STEPS[0]} Adam + {BURGERS_STEPS[1]} L-BFGS steps; settings {engine}); `a vs b`: time of b / time of a; `rel. diff vs autograd`: max |r - r_autograd| / "
          f"max |r_autograd| over the first {SAMPLE} residual values of the measured passes at that N "
          f"(limit {TOLERANCE[args.dtype]:g})."), "",
     ]

@@ -113,6 +113,18 @@ def chain_rule_plan(indices: tuple[MultiIndex, ...]) -> dict[int, list[tuple[int
     return plan
 
 
+def matmul(stream: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``stream`` (..., in) through a linear layer's weight (out, in), without the bias."""
+    return torch.matmul(stream, weight.t())
+
+
+def dot_product(stream: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """:func:`matmul` for a layer with one output, as a multiply and a sum. Compiled, that fuses
+    into the activation's loop, where a matrix product with one output column (and its
+    gradient, an outer product) measured up to 45 ms per 1e6 rows on this CPU's BLAS."""
+    return (stream * weight[0]).sum(-1, keepdim=True)
+
+
 def pick_rows(stream: torch.Tensor, rows: list[int]) -> torch.Tensor:
     """``stream[rows]``, as a view (no copy, no gather in compiled code) when the rows are a
     contiguous run, which they are for most plans."""
@@ -207,12 +219,13 @@ def jet_function(indices: tuple[MultiIndex, ...], laplacian: tuple[int, ...] = (
 
         for layer in network.layers:
             if isinstance(layer, nn.Linear):
-                value = nn.functional.linear(value, layer.weight, layer.bias)
+                apply = dot_product if for_compile and layer.out_features == 1 else matmul
+                value = apply(value, layer.weight) + layer.bias
                 for k, s in streams.items():
                     if s is not None:
-                        streams[k] = torch.matmul(s, layer.weight.t())
+                        streams[k] = apply(s, layer.weight)
                 if lap is not None:
-                    lap = torch.matmul(lap, layer.weight.t())
+                    lap = apply(lap, layer.weight)
                 continue
             phis = activation_derivatives(layer, value, top)
             if laplacian:

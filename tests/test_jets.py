@@ -165,3 +165,24 @@ def test_affine_parts_follow_the_point_set():
         jets = field_derivatives(model, points, problem.fields, requests)
         exact = compute_derivatives(model, points, problem.fields, requests)
         assert all(torch.allclose(jets[d], exact[d], atol=1e-10) for d in requests)
+
+
+def test_compiled_forward_laplacian_of_a_one_output_network_matches_autograd():
+    # one output: the compiled path maps the last layer by a multiply and a sum, not a matmul
+    problem = laplacian_problem()
+    network = MLP(5, 1, width=12, depth=3, lower=[0] * 5, upper=[1] * 5, seed=2)
+    model = FieldModel(network, problem).double()
+    points = torch.rand(COMPILE_POINTS, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    laplacian = parse_derivative("u_laplacian", problem.fields, problem.inputs)
+    requests = {laplacian, Derivative("u", ()), Derivative("u", (2,))}
+    results, grads = [], []
+    for engine, compiled in (("jets", True), ("autograd", False)):
+        model.engine, model.compile = engine, compiled
+        model.zero_grad()
+        values = field_derivatives(model, points, problem.fields, requests)
+        sum(((values[d] + 1) ** 2).mean() for d in requests).backward()
+        results.append(values)
+        grads.append(torch.cat([p.grad.ravel() for p in model.parameters()]))
+    for d in requests:
+        assert torch.allclose(results[0][d], results[1][d], atol=1e-9, rtol=1e-9), d
+    assert torch.allclose(grads[0], grads[1], atol=1e-9, rtol=1e-8)

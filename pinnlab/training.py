@@ -98,26 +98,27 @@ def check_finite(terms: dict[str, torch.Tensor], step: int, phase: str) -> None:
             )
 
 
+def map_tensors(tree: Any, on_tensor: Callable[[torch.Tensor], Any],
+                on_other: Callable[[Any], Any] = lambda value: value) -> Any:
+    """``tree`` (dicts, lists, tuples) with every tensor passed through ``on_tensor`` and every
+    other leaf through ``on_other``."""
+    if isinstance(tree, torch.Tensor):
+        return on_tensor(tree)
+    if isinstance(tree, dict):
+        return {k: map_tensors(v, on_tensor, on_other) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(map_tensors(v, on_tensor, on_other) for v in tree)
+    return on_other(tree)
+
+
 def cloned(tree: Any) -> Any:
     """A deep copy whose tensors no longer share memory with the live model and optimizers."""
-    if isinstance(tree, torch.Tensor):
-        return tree.detach().clone()
-    if isinstance(tree, dict):
-        return {k: cloned(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(cloned(v) for v in tree)
-    return copy.copy(tree)
+    return map_tensors(tree, lambda t: t.detach().clone(), copy.copy)
 
 
 def on_cpu(tree: Any) -> Any:
     """``tree`` with its tensors on the CPU, to send to other ranks."""
-    if isinstance(tree, torch.Tensor):
-        return tree.detach().cpu()
-    if isinstance(tree, dict):
-        return {k: on_cpu(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(on_cpu(v) for v in tree)
-    return tree
+    return map_tensors(tree, lambda t: t.detach().cpu())
 
 
 def make_lbfgs(model: torch.nn.Module, settings: Settings, lr: float = 1.0) -> torch.optim.LBFGS:

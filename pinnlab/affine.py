@@ -78,8 +78,9 @@ class Parts:
     a: dict[MultiIndex, torch.Tensor]
     b: dict[MultiIndex, torch.Tensor]
 
-    def serves(self, points: torch.Tensor, wanted: set[MultiIndex]) -> bool:
-        return self.points() is points and points._version == self.version and wanted <= self.wanted
+    def belongs_to(self, points: torch.Tensor) -> bool:
+        """True for the very tensor these were computed at, unchanged since."""
+        return self.points() is points and points._version == self.version
 
 
 class AffineTransform:
@@ -93,9 +94,9 @@ class AffineTransform:
     def parts(self, points: torch.Tensor, wanted: set[MultiIndex]) -> Parts:
         """d^c A (N, F) and d^c B (N, F, G) for every multi-index c in ``wanted`` (at least)."""
         found = self._parts.get(id(points))
-        if found is not None and found.serves(points, wanted):
-            return found
-        if found is not None and found.points() is points and points._version == found.version:
+        if found is not None and found.belongs_to(points):
+            if wanted <= found.wanted:
+                return found
             wanted = wanted | found.wanted
         self._parts = {k: p for k, p in self._parts.items() if p.points() is not None}
         self._parts[id(points)] = parts = self._compute(points, wanted)

@@ -155,6 +155,18 @@ def sum_columns(columns: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor
     return torch.stack(columns).sum(0) if columns else torch.zeros_like(like)
 
 
+def with_laplacians(requests: set[Derivative], compute: Callable[[set[Derivative]], dict[Derivative, torch.Tensor]],
+                    like: torch.Tensor) -> dict[Derivative, torch.Tensor]:
+    """``compute`` for the requests with each Laplacian replaced by its parts, then summed (zeros
+    shaped like ``like`` for a Laplacian over no input)."""
+    wanted = {d for d in requests if not d.laplacian} | {p for d in requests if d.laplacian for p in d.parts()}
+    values = compute(wanted)
+    for d in requests:
+        if d.laplacian:
+            values[d] = sum_columns([values[p] for p in d.parts()], like)
+    return {d: values[d] for d in requests}
+
+
 def gradient(value: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
     """d(value_i)/d(x_i) for every point i; zero where ``value`` does not depend on ``x``
     (e.g. the derivative of a linear function, which autograd sees as a constant).

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 import torch
 from torch.func import jvp
 
-from .derivatives import Derivative, sum_columns
+from .derivatives import Derivative, with_laplacians
 
 
 def directional(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -38,17 +38,11 @@ def forward_mode_derivatives(model: Callable[[torch.Tensor], torch.Tensor], poin
                              create_graph: bool = True) -> dict[Derivative, torch.Tensor]:
     """Each requested derivative (N,) of ``model``'s fields at ``points``; differentiable with
     respect to the model's parameters when ``create_graph`` (training)."""
-    requests = set(requests)
-    wanted = {d.wrt for d in requests if not d.laplacian}
-    wanted |= {p.wrt for d in requests if d.laplacian for p in d.parts()}
     x = points.detach()
+
+    def compute(wanted: set[Derivative]) -> dict[Derivative, torch.Tensor]:
+        by_index = {wrt: directional(model, x, wrt) for wrt in {d.wrt for d in wanted}}
+        return {d: by_index[d.wrt][:, fields.index(d.field)] for d in wanted}
+
     with torch.set_grad_enabled(create_graph and torch.is_grad_enabled()):
-        by_index = {wrt: directional(model, x, wrt) for wrt in wanted}
-        values = {}
-        for d in requests:
-            column = fields.index(d.field)
-            if d.laplacian:
-                values[d] = sum_columns([by_index[p.wrt][:, column] for p in d.parts()], x[:, 0] * 0)
-            else:
-                values[d] = by_index[d.wrt][:, column]
-    return values
+        return with_laplacians(set(requests), compute, like=x[:, 0] * 0)

@@ -171,14 +171,16 @@ def split_streams(indices: tuple[MultiIndex, ...], value: torch.Tensor,
                   streams: dict[int, torch.Tensor | None],
                   laplacian: torch.Tensor | None = None) -> dict[MultiIndex | str, torch.Tensor]:
     """Name the rows of each order's stacked stream by their multi-index; a stream known to be
-    zero (a derivative of an affine network) becomes zeros. Done outside the propagation so a
-    compiled propagation returns whole tensors, not many views of one."""
+    zero (a derivative of an affine network) becomes zeros; the Laplacian, when it was carried,
+    goes under ``"laplacian"``. Done outside the propagation so a compiled propagation returns
+    whole tensors, not many views of one."""
     result: dict[MultiIndex | str, torch.Tensor] = {(): value}
     for k in sorted({len(a) for a in indices} - {0}):
         s = streams[k]
         for r, a in enumerate(a for a in indices if len(a) == k):
             result[a] = torch.zeros_like(value) if s is None else s[r].expand_as(value)
-    result[LAPLACIAN] = torch.zeros_like(value) if laplacian is None else laplacian.expand_as(value)
+    if laplacian is not None:
+        result[LAPLACIAN] = laplacian.expand_as(value)
     return result
 
 

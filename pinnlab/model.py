@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import torch
 from torch import nn
@@ -10,7 +10,7 @@ from torch import nn
 from .affine import AffineTransform, is_affine
 from .binding import EquationError, as_column
 from .compiling import COMPILE_MIN_POINTS, compiled_jet_function, should_compile
-from .derivatives import LAPLACIAN, Derivative, compute_derivatives, sum_columns
+from .derivatives import LAPLACIAN, Derivative, compute_derivatives, with_laplacians
 from .forward_mode import forward_mode_derivatives
 from .jets import jet_function, jet_indices, split_streams, supports_jets, taylor_polynomial
 from .network import MLP
@@ -85,8 +85,9 @@ def field_derivatives(model: torch.nn.Module, points: torch.Tensor, fields: tupl
         return compute_derivatives(model, points, fields, requests, create_graph)
     plain = {d.wrt for d in requests if not d.laplacian}
     overs = {d.wrt for d in requests if d.laplacian}
-    # the transform is differentiated by autograd, which builds a Laplacian from its parts
-    by_parts = model.transform is not None or len(overs) > 1
+    # one Laplacian stream serves one set of inputs; a transform, several sets or a Laplacian
+    # over no input at all (only t) take the Laplacian from its parts instead
+    by_parts = model.transform is not None or len(overs) > 1 or () in overs
     if by_parts:
         plain |= {p.wrt for d in requests if d.laplacian for p in d.parts()}
     laplacian = () if by_parts else next(iter(overs), ())
@@ -104,25 +105,12 @@ def field_derivatives(model: torch.nn.Module, points: torch.Tensor, fields: tupl
         def compute(wanted: set[Derivative]) -> dict[Derivative, torch.Tensor]:
             return affine.derivatives(points, jets, wanted, fields)
     else:
-        del jets[LAPLACIAN]
-
         # derivatives of transform(y, local Taylor polynomial of the network around x) at y = x
         def transformed(y: torch.Tensor) -> torch.Tensor:
             return model.apply_transform(y, taylor_polynomial(jets, y - x))
 
         return compute_derivatives(transformed, x, fields, requests, create_graph)
     return with_laplacians(requests, compute, like=jets[()][:, 0])
-
-
-def with_laplacians(requests: set[Derivative], compute: Callable[[set[Derivative]], dict[Derivative, torch.Tensor]],
-                    like: torch.Tensor) -> dict[Derivative, torch.Tensor]:
-    """``compute`` for the requests with each Laplacian replaced by its parts, then summed."""
-    wanted = {d for d in requests if not d.laplacian} | {p for d in requests if d.laplacian for p in d.parts()}
-    values = compute(wanted)
-    for d in requests:
-        if d.laplacian:
-            values[d] = sum_columns([values[p] for p in d.parts()], like)
-    return {d: values[d] for d in requests}
 
 
 def build_model(problem: Problem, settings: Settings) -> FieldModel:

@@ -186,3 +186,13 @@ def test_compiled_forward_laplacian_of_a_one_output_network_matches_autograd():
     for d in requests:
         assert torch.allclose(results[0][d], results[1][d], atol=1e-9, rtol=1e-9), d
     assert torch.allclose(grads[0], grads[1], atol=1e-9, rtol=1e-8)
+
+
+def test_a_laplacian_over_no_input_is_zero_on_every_engine():
+    model, problem = model_for("tanh", torch.float64)
+    points = torch.rand(20, 2, dtype=torch.float64)
+    empty = Derivative("u", (), laplacian=True)
+    for engine in ("jets", "autograd", "func"):
+        model.engine = engine
+        values = field_derivatives(model, points, problem.fields, {empty, Derivative("u", (0,))})
+        assert torch.equal(values[empty], torch.zeros(20, dtype=torch.float64)), engine

@@ -11,9 +11,10 @@ points, then ``.backward()`` into the network's parameters. Methods, all on the 
 the solver scales them) and the same points:
 
 - ``network``: the model's output alone, mean of u^2 (no derivatives): a floor;
-- ``pinnlab``: ``pinnlab.losses.residual_values`` with the solver's default settings (engine
-  auto, compile auto) for a run as long as the shipped Burgers one, so this column follows
-  whatever the solver's default path becomes;
+- ``pinnlab``: the residual's loss term as training computes it (``pinnlab.losses.residual_terms``)
+  with the solver's default settings (engine auto, compile auto, residual chunks auto) for a run
+  as long as the shipped Burgers one, so this column follows whatever the solver's default path
+  becomes;
 - ``autograd``: the same with ``engine=autograd`` (nested reverse mode);
 - ``deepxde``: the residual written with DeepXDE's ``dde.grad.jacobian``/``dde.grad.hessian``
   (a jacobian or hessian of a hessian for 3rd and 4th order) on the same torch network, the
@@ -64,7 +65,7 @@ import torch
 
 from pinnlab import Hyperbox, Interval, Problem, Settings, TimeInterval
 from pinnlab.atomic import write_text
-from pinnlab.losses import residual_values
+from pinnlab.losses import residual_terms, residual_values
 from pinnlab.model import build_model
 from pinnlab.solve import resolve_settings
 
@@ -221,33 +222,47 @@ def deepxde_residual(case: Case, dde: ModuleType, model: torch.nn.Module, points
     return case.deepxde_residual(dde.grad, x, u).reshape(-1)
 
 
-class Pass:
-    """One forward and backward of the mean square of ``forward()`` (gradients accumulate into
-    the model); the first pass keeps the first SAMPLE values, for the agreement check."""
+def pinnlab_loss(case: Case, model: torch.nn.Module, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The residual's loss term as training computes it (``pinnlab.losses.residual_terms``: on
+    large point sets chunk by chunk, pinnlab/chunked_loss.py), and its pointwise values."""
+    values: dict[str, list[torch.Tensor]] = {}
+    terms = residual_terms(case.problem, model, points, values=values)
+    return sum(terms.values()), torch.cat([torch.cat(v) for v in values.values()])
 
-    def __init__(self, forward: Callable[[], torch.Tensor], cleanup: Callable[[], None] = lambda: None) -> None:
+
+def mean_square(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return values.square().mean(), values
+
+
+class Pass:
+    """One forward and backward of the loss ``forward()`` returns with its pointwise values
+    (gradients accumulate into the model); the first pass keeps the first SAMPLE values, for the
+    agreement check."""
+
+    def __init__(self, forward: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+                 cleanup: Callable[[], None] = lambda: None) -> None:
         self.forward, self.cleanup = forward, cleanup
         self.sample: list[float] | None = None
 
     def __call__(self) -> None:
-        values = self.forward()
-        values.square().mean().backward()
+        loss, values = self.forward()
+        loss.backward()
         if self.sample is None:
             self.sample = values.detach()[:SAMPLE].reshape(-1).tolist()
-        del values
+        del loss, values
         self.cleanup()
 
 
 def make_pass(case: Case, method: str, model: torch.nn.Module, points: torch.Tensor,
               dde: ModuleType | None) -> Pass:
     if method == "network":
-        return Pass(lambda: model(points))
+        return Pass(lambda: mean_square(model(points)))
     if method in ("pinnlab", "autograd"):
-        return Pass(lambda: pinnlab_residual(case, model, points))
+        return Pass(lambda: pinnlab_loss(case, model, points))
     if method == "deepxde":
-        def forward() -> torch.Tensor:
+        def forward() -> tuple[torch.Tensor, torch.Tensor]:
             dde.grad.clear()
-            return deepxde_residual(case, dde, model, points)
+            return mean_square(deepxde_residual(case, dde, model, points))
         return Pass(forward, cleanup=dde.grad.clear)  # the cache holds derivatives: free them too
     raise ValueError(f"unknown method '{method}'")
 

@@ -70,7 +70,10 @@ def run_solve(args: argparse.Namespace) -> int:
     result = solve(problem, settings, out_dir, resume=args.resume)
     if not distributed.is_main():  # under torchrun rank 0 alone reports
         return 0
-    summary = {k: result.metrics[k] for k in ("rel_l2", "final_losses", "steps", "lbfgs_stop", "wall_time_s")}
+    keys = ["rel_l2", "final_losses", "steps", "lbfgs_stop", "wall_time_s"]
+    if result.metrics.get("second_order_stop", "not run") != "not run":
+        keys.insert(4, "second_order_stop")
+    summary = {k: result.metrics[k] for k in keys}
     print(json.dumps(summary, indent=2))
     print(f"results written to {out_dir}/ (metrics.json, fields.h5 + fields.xdmf, solution.png, loss.png, model.pt)")
     return 0

@@ -5,11 +5,17 @@ then settle on a wrong solution that still has a small residual. Two remedies, u
 
 * a **time curriculum** trains on a growing window [t0, t0 + (t1 - t0) k / K], k = 1..K, moving
   to the next window every ``curriculum_every`` steps, or earlier once the total loss is below
-  ``curriculum_loss``; collocation points are redrawn inside the window at each stage;
+  ``curriculum_loss``; collocation points are redrawn inside the window at each stage. With
+  ``curriculum_mode=march`` the windows do not grow but march: window k is
+  [t_{k-1}, t_k] alone, its initial condition the previous window's end state (see
+  :mod:`pinnlab.time_marching`);
 * **causal weighting** (Wang, Sankaran & Perdikaris 2022) splits the interior points into
   ``causal_bins`` time slices with mean squared residuals L_i and weights slice i by
   w_i = exp(-eps * sum_{j<i} L_j), so later times only count once earlier ones are resolved.
-  Epsilon grows tenfold whenever every weight exceeds 0.99, up to ``causal_eps_max``.
+  Epsilon grows tenfold whenever every weight exceeds 0.99, up to ``causal_eps_max``, and
+  starts again from ``causal_eps`` when the time window changes (a new window has unresolved
+  late times again). During an L-BFGS chunk the weights are held fixed (``hold``/``release``):
+  recomputed at every closure call, they would make the objective shift under the line search.
 """
 
 from __future__ import annotations
@@ -38,8 +44,14 @@ class TimeCurriculum:
     def __init__(self, problem: Problem, settings: Settings) -> None:
         self.t0, self.t1 = time_bounds(problem, "curriculum")
         self.stages = settings.curriculum
+        self.marching = settings.curriculum_mode == "march"
         total = settings.steps + settings.lbfgs_steps
-        self.every = settings.curriculum_every or max(total // self.stages, 1)
+        self.every = self.first = settings.curriculum_every or max(total // self.stages, 1)
+        if self.marching and not settings.curriculum_every and settings.lbfgs_steps:
+            # each window is trained once: Adam (from scratch) on the first window only, then an
+            # equal share of the L-BFGS iterations for every window, the first one included
+            self.every = max(settings.lbfgs_steps // self.stages, 1)
+            self.first = settings.steps + self.every
         self.loss_threshold = settings.curriculum_loss
         self.stage = 1
         self.steps_in_stage = 0
@@ -48,26 +60,35 @@ class TimeCurriculum:
     def finished(self) -> bool:
         return self.stage >= self.stages
 
+    def boundary(self, k: int) -> float:
+        """t_k = t0 + (t1 - t0) k / K."""
+        return self.t0 + (self.t1 - self.t0) * k / self.stages
+
+    @property
+    def window_start(self) -> float:
+        """t0 for growing windows; t_{k-1} when marching."""
+        return self.boundary(self.stage - 1) if self.marching else self.t0
+
     @property
     def window_end(self) -> float:
-        return self.t0 + (self.t1 - self.t0) * self.stage / self.stages
+        return self.boundary(self.stage)
 
     def due(self, loss: float | None = None) -> bool:
         """True when the current window has had its steps, or its loss is below the threshold."""
         if self.finished:
             return False
         reached = self.loss_threshold > 0 and loss is not None and loss < self.loss_threshold
-        return self.steps_in_stage >= self.every or reached
+        return self.steps_in_stage >= (self.first if self.stage == 1 else self.every) or reached
 
     def advance(self) -> None:
         self.stage += 1
         self.steps_in_stage = 0
 
     def windowed(self, problem: Problem) -> Problem:
-        """``problem`` on [t0, window end]: points and conditions are drawn there."""
-        if self.finished:
+        """``problem`` on [window start, window end]: points and conditions are drawn there."""
+        if self.finished and not self.marching:
             return problem
-        domain = SpaceTime(problem.domain.space, TimeInterval(self.t0, self.window_end))
+        domain = SpaceTime(problem.domain.space, TimeInterval(self.window_start, self.window_end))
         return dataclasses.replace(problem, domain=domain)
 
     def state_dict(self) -> dict[str, int]:
@@ -82,22 +103,47 @@ class CausalWeights:
 
     def __init__(self, problem: Problem, settings: Settings) -> None:
         self.t0, self.t1 = time_bounds(problem, "causal weighting")
-        self.eps = settings.causal_eps
+        self.eps_start = self.eps = settings.causal_eps
         self.eps_max = settings.causal_eps_max
         self.bins = settings.causal_bins
-        self.window_end = self.t1
+        self.window_start, self.window_end = self.t0, self.t1
+        self.smallest_weight = 0.0
+        self.terms = len(problem.residuals)  # loss() calls per evaluation, one per residual
+        self.held: list[torch.Tensor] | None = None  # weights held fixed, in call order (see hold)
+        self.calls = 0
+
+    def reset(self, window_start: float, window_end: float) -> None:
+        """A new time window: slices span it, and epsilon starts again from ``causal_eps``."""
+        self.window_start, self.window_end = window_start, window_end
+        self.eps = self.eps_start
         self.smallest_weight = 0.0
 
+    def hold(self) -> None:
+        """Keep the weights of the next evaluation for every later one until ``release``: an
+        L-BFGS line search must see one objective, not one whose weights move with each trial
+        point. The weights are kept per call (one per residual), in call order."""
+        self.held, self.calls = [], 0
+
+    def release(self) -> None:
+        self.held = None
+
     def loss(self, squared: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Causally weighted mean of ``squared`` residuals at times ``t`` in [t0, window end]."""
-        span = max(self.window_end - self.t0, 1e-300)
-        index = ((t.detach() - self.t0) / span * self.bins).floor().clamp(0, self.bins - 1).long()
+        """Causally weighted mean of ``squared`` residuals at times ``t`` in the window."""
+        span = max(self.window_end - self.window_start, 1e-300)
+        index = ((t.detach() - self.window_start) / span * self.bins).floor().clamp(0, self.bins - 1).long()
         sums = squared.new_zeros(self.bins).index_add(0, index, squared)
         counts = squared.new_zeros(self.bins).index_add(0, index, torch.ones_like(squared))
         slices = sums / counts.clamp(min=1)
-        earlier = torch.cumsum(slices.detach(), 0) - slices.detach()
-        weights = torch.exp(-self.eps * earlier)
-        self.smallest_weight = float(weights[counts > 0].min()) if bool((counts > 0).any()) else 1.0
+        if self.held is not None and len(self.held) == self.terms:
+            weights = self.held[self.calls % self.terms]
+        else:
+            earlier = torch.cumsum(slices.detach(), 0) - slices.detach()
+            weights = torch.exp(-self.eps * earlier)
+            self.smallest_weight = float(weights[counts > 0].min()) if bool((counts > 0).any()) else 1.0
+            if self.held is not None:
+                self.held.append(weights)
+        if self.held is not None:
+            self.calls += 1
         return (weights * slices).sum() / max(int((counts > 0).sum()), 1)
 
     def update(self) -> None:
@@ -107,9 +153,11 @@ class CausalWeights:
             self.smallest_weight = 0.0
 
     def state_dict(self) -> dict[str, float]:
-        return {"eps": self.eps, "window_end": self.window_end, "smallest_weight": self.smallest_weight}
+        return {"eps": self.eps, "window_start": self.window_start, "window_end": self.window_end,
+                "smallest_weight": self.smallest_weight}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.eps, self.window_end = state["eps"], state["window_end"]
+        self.window_start = state.get("window_start", self.t0)  # checkpoints before time marching
         self.smallest_weight = state["smallest_weight"]
 

@@ -18,6 +18,7 @@ from .derivatives import Derivative, derivative_name
 from .losses import condition_residual, residual_values
 from .model import field_derivatives
 from .problem import Problem
+from .time_marching import TimeMarchedModel
 
 __all__ = ["CHUNK", "PointValues", "condition_residual_values", "evaluate", "evaluate_in_chunks"]
 
@@ -42,7 +43,12 @@ def _numpy(value: torch.Tensor) -> np.ndarray:
 def evaluate(problem: Problem, model: torch.nn.Module, points: np.ndarray,
              fields: Sequence[str] = (), derivatives: Sequence[Derivative] = (),
              residuals: Sequence[str] = ()) -> PointValues:
-    """The requested values at ``points`` (N, d); keeps no graph after it returns."""
+    """The requested values at ``points`` (N, d); keeps no graph after it returns.
+
+    A :class:`TimeMarchedModel` (one network per time window) is evaluated window by window, each
+    network on its own points, so every window takes the same path as in training."""
+    if isinstance(model, TimeMarchedModel):
+        return evaluate_by_window(problem, model, np.asarray(points), fields, derivatives, residuals)
     parameter = next(model.parameters())
     x = torch.as_tensor(np.asarray(points), dtype=parameter.dtype, device=parameter.device)
     out = PointValues()
@@ -62,6 +68,22 @@ def evaluate(problem: Problem, model: torch.nn.Module, points: np.ndarray,
                 computed = residual_values(problem, model, xg, create_graph=False)
                 for name in residuals:
                     out.residuals[name] = _numpy(computed[name])
+    return out
+
+
+def evaluate_by_window(problem: Problem, model: TimeMarchedModel, points: np.ndarray,
+                       fields: Sequence[str], derivatives: Sequence[Derivative],
+                       residuals: Sequence[str]) -> PointValues:
+    """:func:`evaluate` with each window's network on the points of its window, reassembled."""
+    parts = model.by_window(torch.as_tensor(points), lambda piece, part: evaluate(
+        problem, piece, part.numpy(), fields, derivatives, residuals))
+    out = evaluate(problem, model.pieces[-1], points[:0], fields, derivatives, residuals)
+    for kind in ("fields", "derivatives", "residuals"):
+        for name in getattr(out, kind):
+            column = np.zeros(len(points))
+            for where, values in parts:
+                column[where.numpy()] = getattr(values, kind)[name]
+            getattr(out, kind)[name] = column
     return out
 
 

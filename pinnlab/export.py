@@ -34,6 +34,7 @@ from .progress import progress
 from .reference import Exact
 from .settings import Settings
 from .solve import box_axes, default_grid
+from .time_marching import TimeMarchedModel
 from .xdmf import write_xdmf
 
 __all__ = [
@@ -56,7 +57,7 @@ class SavedRun:
     run_dir: Path
     problem: Problem
     settings: Settings
-    model: FieldModel
+    model: FieldModel | TimeMarchedModel  # TimeMarchedModel: a time-marched solve
     notes: list[str] = field(default_factory=list)
 
 
@@ -124,6 +125,10 @@ def load_run(run_dir: str | Path, equation: str | Path | None = None,
         raise ValueError(f"{model_path} was solved on '{settings.device}', which torch cannot find "
                          "here; pass --device cpu")
     model = build_model(problem, settings)
+    starts = saved.get("window_starts")
+    if starts is not None:  # time marching: one network per window
+        pieces = [model] + [build_model(problem, settings) for _ in starts[1:]]
+        model = TimeMarchedModel(pieces, starts, problem.layout.time_index, problem.fields)
     _load_state(model, saved["state_dict"], model_path, path)
     return SavedRun(run_dir, problem, settings, model, notes)
 
@@ -140,7 +145,7 @@ def _solved_source(run_dir: Path) -> str | None:
     return source.decode("utf-8") if isinstance(source, bytes) else source
 
 
-def _load_state(model: FieldModel, state: dict, model_path: Path, equation: Path) -> None:
+def _load_state(model: FieldModel | TimeMarchedModel, state: dict, model_path: Path, equation: Path) -> None:
     """Load ``state`` into ``model`` only if every name and shape matches."""
     problems = state_dict_mismatches(model.state_dict(), state)
     if problems:

@@ -39,10 +39,13 @@ Layout (format ``pinnlab-fields``, version 2)::
                            order), same shape, NaN outside the domain
     /points/<cloud>/coordinates   float64 (N, d): scattered points, columns in input
                            order (pinnlab solve: "interior", the final interior
-                           collocation points, one cloud per condition, and
+                           collocation points, one cloud per condition,
                            "refinement_<k>", the interior points after the k-th
-                           residual-based refinement, with "residual" = |r|; the
-                           steps are in metrics["refinements"])
+                           residual-based refinement, "window_<k>", the points
+                           drawn for the k-th time window of a curriculum, and
+                           "resample_<k>", the k-th ``resample_every`` draw, each
+                           with "residual" = |r| when drawn; the steps are in
+                           metrics["refinements"] and metrics["redraws"])
     /points/<cloud>/<value>       float64 (N,): values at those points (the interior
                            cloud: each equation's residual by name; a condition's
                            cloud: "residual")

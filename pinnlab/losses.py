@@ -11,6 +11,7 @@ from typing import Mapping
 import torch
 
 from .binding import as_column
+from .chunked_loss import chunk_count, chunked_mean_square, derivative_streams, network_width
 from .conditions import ConditionBatch
 from .curriculum import CausalWeights
 from .derivatives import Derivative
@@ -109,6 +110,37 @@ def residual_values(problem: Problem, model: torch.nn.Module, points: torch.Tens
     }
 
 
+def residual_terms(problem: Problem, model: torch.nn.Module, points: torch.Tensor,
+                   causal: "CausalWeights | None" = None,
+                   values: dict[str, list[torch.Tensor]] | None = None) -> dict[str, torch.Tensor]:
+    """Each residual's loss term at ``points``: its mean square, or with ``causal`` its causally
+    weighted mean square. A single residual on a large point set is taken chunk by chunk while
+    gradients are on (pinnlab/chunked_loss.py). With ``values``, each residual's detached
+    pointwise values are collected there (a list of chunks per name)."""
+    chunks = 1
+    if causal is None and len(problem.residuals) == 1 and torch.is_grad_enabled():
+        streams = derivative_streams(residual_derivatives(problem))
+        chunks = chunk_count(points.shape[0], streams, network_width(model), points.element_size(),
+                             getattr(model, "residual_chunk", 0))
+    if chunks > 1:
+        name = next(iter(problem.residuals))
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        found = None if values is None else values.setdefault(name, [])
+
+        def residual(part: torch.Tensor) -> torch.Tensor:
+            return residual_values(problem, model, part)[name]
+
+        return {name: chunked_mean_square(residual, points, parameters, chunks, found)}
+    residuals = residual_values(problem, model, points)
+    if values is not None:
+        for name, r in residuals.items():
+            values.setdefault(name, []).append(r.detach())
+    if causal is None:
+        return {name: r.square().mean() for name, r in residuals.items()}
+    t = points[:, problem.layout.time_index]
+    return {name: causal.loss(r.square(), t) for name, r in residuals.items()}
+
+
 def condition_residual(problem: Problem, model: torch.nn.Module, name: str,
                        batch: ConditionBatch) -> torch.Tensor:
     condition = problem.conditions[name]
@@ -125,13 +157,7 @@ def loss_terms(problem: Problem, model: torch.nn.Module, collocation: Collocatio
                causal: "CausalWeights | None" = None) -> dict[str, torch.Tensor]:
     """Raw (unweighted) mean-square loss of every residual and condition, by name; with
     ``causal``, residual terms are causally weighted in time."""
-    interior = collocation.interior
-    residuals = residual_values(problem, model, interior)
-    if causal is None:
-        terms = {name: r.square().mean() for name, r in residuals.items()}
-    else:
-        t = interior[:, problem.layout.time_index]
-        terms = {name: causal.loss(r.square(), t) for name, r in residuals.items()}
+    terms = residual_terms(problem, model, collocation.interior, causal)
     for name, batch in collocation.conditions.items():
         terms[name] = condition_residual(problem, model, name, batch).square().mean()
     return terms

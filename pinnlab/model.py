@@ -29,6 +29,7 @@ class FieldModel(nn.Module):
         self.fields = problem.fields
         self.engine = "auto"
         self.compile = False  # torch.compile the jets (see pinnlab/compiling.py)
+        self.residual_chunk = 0  # points per chunk of the training residual; 0: auto (pinnlab/chunked_loss.py)
         self._affine: AffineTransform | None | bool = self.transform is not None  # True: not checked yet
 
     def affine_transform(self, points: torch.Tensor) -> AffineTransform | None:
@@ -124,6 +125,7 @@ def build_model(problem: Problem, settings: Settings) -> FieldModel:
     dtype = torch.float64 if settings.dtype == "float64" else torch.float32
     model = FieldModel(network, problem).to(dtype=dtype, device=resolve_device(settings.device))
     model.engine = settings.engine
+    model.residual_chunk = settings.residual_chunk
     order = max((d.order for d in problem_derivatives(problem)), default=0)
     uses_jets = settings.engine in ("auto", "jets") and supports_jets(network, order)
     model.compile = should_compile(settings.compile, settings.steps + settings.lbfgs_steps,

@@ -13,6 +13,10 @@ The budget is explicit: ``rad`` keeps the number of points fixed; ``rar`` and ``
 unless ``refine_budget`` is ``fixed``, in which case each added point replaces one of the current
 points with the smallest residual. ``k`` sharpens the density (k = 0: uniform), ``c`` keeps a
 floor of uniform points so smooth regions are not emptied.
+
+Every other change of the interior points (a new time window of the curriculum, a
+``resample_every`` draw) is recorded the same way, as a :class:`Redraw` with |r| at the moment
+of drawing, so the output file shows every point set training used.
 """
 
 from __future__ import annotations
@@ -36,6 +40,30 @@ class Refinement:
     method: str
     points: np.ndarray
     residual: np.ndarray
+
+
+@dataclass(frozen=True)
+class Redraw:
+    """Interior points drawn afresh, not by residual: ``kind`` "window" (the curriculum's window
+    ``index``, its first draw) or "resample" (the ``index``-th ``resample_every`` draw), with |r|
+    there from the network at that moment; written to the output file as ``<kind>_<index>``."""
+
+    step: int
+    kind: str
+    index: int
+    points: np.ndarray
+    residual: np.ndarray
+
+    @property
+    def cloud(self) -> str:
+        return f"{self.kind}_{self.index}"
+
+
+def redraw_record(problem: Problem, model: torch.nn.Module, interior: torch.Tensor, step: int,
+                  kind: str, index: int) -> Redraw:
+    """A :class:`Redraw` of ``interior``, its residual evaluated without a parameter graph."""
+    norms = residual_norms(problem, model, interior)
+    return Redraw(step, kind, index, interior.detach().double().cpu().numpy(), norms.double().cpu().numpy())
 
 
 def residual_norms(problem: Problem, model: torch.nn.Module, points: torch.Tensor,

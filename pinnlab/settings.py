@@ -12,8 +12,11 @@ from .compiling import COMPILE_CHOICES
 from .derivatives import ENGINES
 from .sampling import SAMPLERS
 from .network import ACTIVATIONS
+from .quasi_newton import UPDATES
 
 REFINE_METHODS = ("none", "rar", "rar-d", "rad")
+SECOND_ORDER = ("none", *UPDATES, "lm")
+CURRICULUM_MODES = ("grow", "march")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Settings:
     curriculum: int = 0
     curriculum_every: int = 0
     curriculum_loss: float = 0.0
+    curriculum_mode: str = "grow"  # grow: windows [t0, t_k]; march: windows [t_{k-1}, t_k], one network each
     causal_eps: float = 0.0
     causal_eps_max: float = 100.0
     causal_bins: int = 32
@@ -52,10 +56,15 @@ class Settings:
     lbfgs_steps: int = 2000
     lbfgs_history: int = 50
     lbfgs_restarts: int = 3
+    # then optionally a dense quasi-Newton or Levenberg-Marquardt phase (pinnlab/second_order_phase.py)
+    second_order: str = "none"  # none, bfgs, ssbfgs, ssbroyden, lm
+    second_order_steps: int = 0
+    lm_svd_rank: int = 0  # lm: steps within the Jacobian's leading singular directions; 0: all
     weights: Mapping[str, float] = field(default_factory=dict)
     # numerics and reproducibility
     engine: str = "auto"
     compile: str = "auto"  # torch.compile the jets: on, off, auto (long runs; see pinnlab/compiling.py)
+    residual_chunk: int = 0  # points per chunk of the training residual's pass; 0: auto (pinnlab/chunked_loss.py)
     dtype: str = "float64"
     device: str = "cpu"
     seed: int = 0
@@ -99,11 +108,16 @@ class Settings:
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("steps", "lbfgs_steps", "resample_every", "fourier_features", "refine_points", "threads", "lbfgs_restarts",
-                     "rollbacks", "curriculum", "curriculum_every"):
+                     "rollbacks", "curriculum", "curriculum_every", "residual_chunk", "second_order_steps",
+                     "lm_svd_rank"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.second_order not in SECOND_ORDER:
+            problems.append(f"second_order must be one of {', '.join(SECOND_ORDER)}, got '{self.second_order}'")
         if self.refine not in REFINE_METHODS:
             problems.append(f"refine must be one of {', '.join(REFINE_METHODS)}, got '{self.refine}'")
+        if self.curriculum_mode not in CURRICULUM_MODES:
+            problems.append(f"curriculum_mode must be one of {', '.join(CURRICULUM_MODES)}, got '{self.curriculum_mode}'")
         if self.refine_budget not in ("grow", "fixed"):
             problems.append(f"refine_budget must be grow or fixed, got '{self.refine_budget}'")
         if self.refine_k < 0 or self.refine_c < 0:

@@ -32,9 +32,10 @@ from .model import FieldModel, build_model, resolve_device
 from .plots import plot_collocation, plot_fields, plot_loss_history
 from .problem import Problem
 from .reference import ReferenceGrid, grid_points
-from .refinement import Refinement
+from .refinement import Redraw, Refinement
 from .sampling import make_sampler
 from .settings import Settings
+from .time_marching import TimeMarchedModel
 from .training import TrainingResult, train
 from .xdmf import write_xdmf
 
@@ -53,7 +54,7 @@ def default_grid(problem: Problem) -> tuple[int, ...]:
 class SolveResult:
     out_dir: Path
     metrics: dict[str, Any]
-    model: FieldModel
+    model: FieldModel | TimeMarchedModel  # TimeMarchedModel: time marching, one network per window
     training: TrainingResult
 
 
@@ -101,6 +102,8 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
     state = checkpoints.load("last") if resume else None
     preflight(problem, model, settings)
     training = train(problem, model, settings, checkpoints=checkpoints, resume_from=state)
+    if training.solution is not None:  # time marching: each window's own network
+        model = training.solution
     if not main:
         return SolveResult(out_dir, {}, model, training)
     prediction = predict_on_grid(model, problem, grid)
@@ -112,10 +115,12 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         "adam_steps": settings.steps,
         "lbfgs_iterations": training.lbfgs_iterations,
         "lbfgs_stop": training.lbfgs_stop,
+        "second_order_stop": training.second_order_stop,
         "rollbacks": training.rollbacks,
         "resumed_from_step": training.resumed_from,
         "time_windows": [{"step": step, "t_end": end} for step, end in training.stages],
         "refinements": [{"step": r.step, "method": r.method, "points": len(r.points)} for r in training.refinements],
+        "redraws": [{"cloud": r.cloud, "step": r.step, "points": len(r.points)} for r in training.redraws],
         "train_time_s": round(training.wall_time, 3),
         "parameters": sum(p.numel() for p in model.parameters()),
         "world_size": distributed.world(),
@@ -136,6 +141,7 @@ def estimate_output_bytes(problem: Problem, settings: Settings, model: FieldMode
     fields = grid_points_count * (8 * arrays + 25 * len(problem.inputs))
     parameters = sum(p.numel() for p in model.parameters())
     refinements = (settings.steps + settings.lbfgs_steps) // settings.refine_every if settings.refine != "none" else 0
+    refinements += settings.curriculum + (settings.steps // settings.resample_every if settings.resample_every else 0)
     points = (settings.points * (1 + refinements) + settings.refine_points * refinements
               + settings.boundary_points * len(problem.conditions) * 3)
     checkpoint = 8 * (parameters * (4 + 2 * settings.lbfgs_history) + points * (len(problem.inputs) + 1))
@@ -182,7 +188,7 @@ def predict(model: torch.nn.Module, points: np.ndarray, chunk: int = 65536) -> n
     return np.concatenate(outputs) if outputs else np.zeros((0, len(model.fields)))
 
 
-def predict_on_grid(model: FieldModel, problem: Problem, grid: ReferenceGrid) -> dict[str, np.ndarray]:
+def predict_on_grid(model: torch.nn.Module, problem: Problem, grid: ReferenceGrid) -> dict[str, np.ndarray]:
     points = grid_points(grid.axes)
     values = predict(model, points)
     outside = ~problem.domain.contains(points).reshape(grid.shape)
@@ -202,7 +208,7 @@ def relative_l2(prediction: dict[str, np.ndarray], grid: ReferenceGrid) -> dict[
     return errors
 
 
-def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: FieldModel,
+def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: torch.nn.Module,
                   training: TrainingResult, grid: ReferenceGrid, prediction: dict[str, np.ndarray],
                   metrics: dict[str, Any], started: float) -> None:
     history = {k: np.asarray(v) for k, v in training.history.items()}
@@ -212,7 +218,7 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: Fi
         prediction=prediction, reference=grid.values or None, loss_history=history,
         residual=residuals_on_grid(problem, model, grid, mask),
         points={**collocation_clouds(problem, model, training.collocation),
-                **refinement_clouds(training.refinements)},
+                **refinement_clouds(training.refinements), **redraw_clouds(training.redraws)},
         attrs={"settings": settings.as_dict(), "metrics": metrics, "source": problem.source_text,
                "seed": settings.seed},
     )
@@ -220,20 +226,26 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: Fi
     plot_fields(out_dir / "solution.png", axes=grid.axes, prediction=prediction,
                 reference=grid.values or None, title=solution_title(problem, metrics))
     windows = [(step, f"t <= {end:.3g}") for step, end in training.stages]
+    if settings.curriculum_mode == "march":  # window k is [t_{k-1}, t_k]
+        starts = [problem.domain.time.t0] + [end for _, end in training.stages[:-1]]
+        windows = [(step, f"{start:.3g} <= t <= {end:.3g}") for (step, end), start in zip(training.stages, starts)]
     plot_loss_history(out_dir / "loss.png", loss_history=history, phases=training.phases + windows)
     if len(grid.axes) == 2 and training.collocation is not None:
         field = problem.fields[0]
         plot_collocation(out_dir / "collocation.png", axes=grid.axes, field=field, values=prediction[field],
                          point_sets=point_sets_to_show(training))
     with atomic_path(out_dir / "model.pt") as tmp:
-        torch.save({"state_dict": model.state_dict(), "settings": settings.as_dict(),
-                    "equation": problem.name, "pinnlab": __version__,
-                    "equation_path": str(problem.source_path) if problem.source_path else None}, tmp)
+        saved = {"state_dict": model.state_dict(), "settings": settings.as_dict(),
+                 "equation": problem.name, "pinnlab": __version__,
+                 "equation_path": str(problem.source_path) if problem.source_path else None}
+        if isinstance(model, TimeMarchedModel):  # one network per window, from these times on
+            saved["window_starts"] = list(model.starts)
+        torch.save(saved, tmp)
     metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
     write_json(out_dir / "metrics.json", metrics)
 
 
-def residuals_on_grid(problem: Problem, model: FieldModel, grid: ReferenceGrid,
+def residuals_on_grid(problem: Problem, model: torch.nn.Module, grid: ReferenceGrid,
                       mask: np.ndarray) -> dict[str, np.ndarray]:
     """Each equation's pointwise residual on the grid, NaN outside the domain; evaluated in chunks
     so no autograd graph outlives its chunk."""
@@ -248,7 +260,7 @@ def residuals_on_grid(problem: Problem, model: FieldModel, grid: ReferenceGrid,
     return residuals
 
 
-def collocation_clouds(problem: Problem, model: FieldModel,
+def collocation_clouds(problem: Problem, model: torch.nn.Module,
                        collocation: Collocation | None) -> dict[str, dict[str, np.ndarray]]:
     """The final collocation points with their residuals: ``interior`` with each equation's
     residual, and one cloud per condition (``<name>_condition`` for one named "interior")."""
@@ -273,11 +285,20 @@ def refinement_clouds(refinements: list[Refinement]) -> dict[str, dict[str, np.n
             for k, r in enumerate(refinements, start=1)}
 
 
+def redraw_clouds(redraws: list[Redraw]) -> dict[str, dict[str, np.ndarray]]:
+    """``window_<k>`` (the curriculum's k-th window) and ``resample_<k>`` (the k-th
+    ``resample_every`` draw): the interior points as drawn, with |r| there at that moment."""
+    return {r.cloud: {"coordinates": r.points, "residual": r.residual} for r in redraws}
+
+
 def point_sets_to_show(training: TrainingResult) -> list[tuple[str, np.ndarray]]:
-    """The first, a middle and the last refinement (those that exist), then the final points."""
-    refinements = training.refinements
-    chosen = sorted({0, len(refinements) // 2, len(refinements) - 1}) if refinements else []
-    sets = [(f"refinement {k + 1} (step {refinements[k].step})", refinements[k].points) for k in chosen]
+    """The first, a middle and the last refinement (or, without refinements, redraw: a time
+    window's or a resample's points), then the final points."""
+    records = training.refinements or training.redraws
+    chosen = sorted({0, len(records) // 2, len(records) - 1}) if records else []
+    names = [f"refinement {k + 1}" if training.refinements else records[k].cloud.replace("_", " ")
+             for k in chosen]
+    sets = [(f"{name} (step {records[k].step})", records[k].points) for name, k in zip(names, chosen)]
     final = training.collocation.interior.detach().double().cpu().numpy()
     return sets + [(f"final points ({len(final)})", final)]
 

@@ -32,9 +32,13 @@ from .losses import (Collocation, concat_collocations, loss_terms, rank_share, r
                      sample_collocation, sample_interior, term_weights)
 from .problem import Problem
 from .progress import Progress, progress
-from .refinement import Refinement, refine
+from .refinement import Redraw, Refinement, redraw_record, refine
+from .gauss_newton import LevenbergMarquardt
+from .quasi_newton import DenseQuasiNewton
 from .sampling import make_sampler
+from .second_order_phase import check_second_order, make_second_order, run_second_order
 from .settings import Settings
+from .time_marching import hand_over, marched_model, marching_weights
 
 
 class NonFiniteLossError(RuntimeError):
@@ -59,6 +63,11 @@ class TrainingResult:
     stages: list[tuple[int, float]] = field(default_factory=list)  # (step, time window end)
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     resumed_from: int | None = None
+    redraws: list[Redraw] = field(default_factory=list)  # curriculum windows' and resample_every draws
+    # the solution on the whole domain when it is not the trained network itself: with time
+    # marching, one network per window (pinnlab/time_marching.py)
+    solution: torch.nn.Module | None = None
+    second_order_stop: str = "not run"
 
 
 class History:
@@ -139,8 +148,15 @@ class Trainer:
     does not change the iterates. With ``refine`` the point set changes every ``refine_every``
     steps (and when L-BFGS converges early on the current set); L-BFGS then restarts, as its
     curvature pairs belong to the old loss. The same happens when a time curriculum moves to its
-    next window. A line search that stalls far from convergence (stale curvature pairs, float32
-    round-off) restarts L-BFGS afresh, up to ``lbfgs_restarts`` times, instead of ending early.
+    next window; when time marching, the network's parameters are kept at the end of each window
+    and its end state becomes the next window's initial condition (pinnlab/time_marching.py), and
+    the result's ``solution`` is the piecewise model. Every point set drawn (a window's, a
+    ``resample_every`` draw) is recorded with its residual in ``redraws``, like refinements.
+    A chunk that ends because it used its evaluations (``max_eval``, 1.25 per
+    iteration: line searches that needed several trials) is simply continued with the same
+    optimizer and its curvature pairs. A line search that stalls far from convergence (stale
+    curvature pairs, float32 round-off) restarts L-BFGS afresh, up to ``lbfgs_restarts`` times,
+    instead of ending early.
     """
 
     def __init__(self, problem: Problem, model: torch.nn.Module, settings: Settings,
@@ -157,13 +173,18 @@ class Trainer:
         self.sampler = make_sampler(settings.sampler, seed=rank_share_seed(settings.seed, self.rank))
         self.step = 0
         self.curriculum = TimeCurriculum(problem, settings) if settings.curriculum else None
+        self.marching = self.curriculum is not None and self.curriculum.marching
         self.causal = CausalWeights(problem, settings) if settings.causal_eps else None
         self.stages: list[tuple[int, float]] = []
+        self.windows: list[dict[str, torch.Tensor]] = []  # marching: the parameters of finished windows
+        self.redraws: list[Redraw] = []
         self.active = self.problem  # the problem on the current time window
+        self.weights = term_weights(problem, settings)
         if self.curriculum is not None:
             self.enter_window()
         self.collocation = sample_collocation(self.active, self.share, self.sampler, self.dtype, self.device)
-        self.weights = term_weights(problem, settings)
+        if self.curriculum is not None:
+            self.record_redraw("window", self.curriculum.stage)
         self.history = History(list(self.weights), settings.log_every)
         self.phases: list[tuple[int, str]] = []
         self.adam = torch.optim.Adam(model.parameters(), lr=settings.lr)
@@ -172,6 +193,9 @@ class Trainer:
         self.lbfgs: torch.optim.LBFGS | None = None
         self.lbfgs_done, self.since_refinement, self.restarts = 0, 0, 0
         self.lbfgs_stop = "not run"
+        check_second_order(settings, self.distributed, self.causal is not None)
+        self.second_order: LevenbergMarquardt | DenseQuasiNewton | None = None
+        self.second_order_done, self.second_order_stop = 0, "not run"
         self.finished = False
         self.lr_scale = 1.0
         self.rollbacks: list[dict[str, Any]] = []
@@ -213,7 +237,7 @@ class Trainer:
     def run(self) -> TrainingResult:
         start = time.perf_counter()
         settings = self.settings
-        with progress(settings.steps + settings.lbfgs_steps, desc=self.problem.name,
+        with progress(settings.steps + settings.lbfgs_steps + settings.second_order_steps, desc=self.problem.name,
                       enabled=settings.progress and distributed.is_main()) as bar:
             bar.moveto(self.step)
             if getattr(self.model, "compile", False):  # the first evaluation compiles (10-30 s)
@@ -224,6 +248,7 @@ class Trainer:
                     if not self.finished:
                         self.run_adam(bar)
                         self.run_lbfgs(bar)
+                        run_second_order(self, bar)
                     terms, total = self.record("final")
                     break
                 except NonFiniteLossError as error:
@@ -231,14 +256,15 @@ class Trainer:
             if not self.finished:
                 self.finished = True
                 self.save_checkpoint(loss=float(total.detach()))
-        collocation, refinements = self.points_of_all_ranks()
+        collocation, refinements, redraws = self.points_of_all_ranks()
         return TrainingResult(
             steps=self.step, lbfgs_iterations=self.lbfgs_done, lbfgs_stop=self.lbfgs_stop,
             wall_time=time.perf_counter() - start,
             final_losses={k: float(v.detach()) for k, v in terms.items()},
             history=self.history.data, phases=self.phases, collocation=collocation,
             rollbacks=self.rollbacks, resumed_from=self.resumed_from, refinements=refinements,
-            stages=self.stages,
+            stages=self.stages, redraws=redraws, solution=self.solution(),
+            second_order_stop=self.second_order_stop,
         )
 
     def run_adam(self, bar: Progress) -> None:
@@ -249,6 +275,7 @@ class Trainer:
             if settings.resample_every and self.step and self.step % settings.resample_every == 0:
                 interior = sample_interior(self.active, self.share.points, self.sampler, self.dtype, self.device)
                 self.collocation = Collocation(interior, self.collocation.conditions)
+                self.record_redraw("resample", 1 + sum(r.kind == "resample" for r in self.redraws))
             self.adam.zero_grad(set_to_none=True)
             terms, total = self.evaluate()
             check_finite(terms, self.step, "adam")
@@ -292,11 +319,24 @@ class Trainer:
 
         while self.lbfgs_done < settings.lbfgs_steps:
             chunk = min(settings.log_every, settings.lbfgs_steps - self.lbfgs_done)
+            max_eval = int(chunk * 1.25) + 1
             optimizer.param_groups[0]["max_iter"] = chunk
-            optimizer.param_groups[0]["max_eval"] = int(chunk * 1.25) + 1
-            before = optimizer.state[optimizer._params[0]].get("n_iter", 0)
-            optimizer.step(closure)
-            iterations = optimizer.state[optimizer._params[0]].get("n_iter", 0) - before
+            optimizer.param_groups[0]["max_eval"] = max_eval
+            state = optimizer.state[optimizer._params[0]]
+            before, evals_before = state.get("n_iter", 0), state.get("func_evals", 0)
+            if self.causal is not None:  # one objective for the whole chunk (its line searches)
+                self.causal.hold()
+            try:
+                optimizer.step(closure)
+            finally:
+                if self.causal is not None:
+                    self.causal.release()
+            state = optimizer.state[optimizer._params[0]]
+            iterations = state.get("n_iter", 0) - before
+            # a chunk that used up its evaluations is not a stall: the next chunk goes on with the
+            # same optimizer and curvature pairs
+            out_of_evaluations = iterations < chunk and state.get("func_evals", 0) - evals_before >= max_eval
+            stopped = iterations < chunk and not out_of_evaluations  # L-BFGS ended the chunk itself
             self.lbfgs_done += iterations
             self.since_refinement += iterations
             self.step += iterations
@@ -304,7 +344,7 @@ class Trainer:
             _, total = self.record("lbfgs")
             self.show(bar, "lbfgs", total)
             points_changed = self.follow_time_schedule(iterations, float(total.detach()))
-            due = self.since_refinement >= settings.refine_every or iterations < chunk
+            due = self.since_refinement >= settings.refine_every or stopped
             if settings.refine != "none" and due and self.lbfgs_done < settings.lbfgs_steps:
                 self.refine_points()
                 points_changed = True
@@ -312,7 +352,7 @@ class Trainer:
                 optimizer = self.lbfgs = make_lbfgs(self.model, settings, self.lr_scale)
                 _, total = self.evaluate()
             self.good = cloned(self.state_dict())
-            if not points_changed and iterations < chunk:
+            if not points_changed and stopped:
                 self.lbfgs_stop = lbfgs_stop_reason(optimizer)
                 if self.lbfgs_stop.startswith("stalled") and iterations and self.restarts < settings.lbfgs_restarts:
                     optimizer = self.lbfgs = make_lbfgs(self.model, settings, self.lr_scale)
@@ -329,7 +369,9 @@ class Trainer:
         point count when those change during training."""
         shown = {"phase": phase, "loss": f"{float(total.detach()):.3e}"}
         if self.curriculum is not None:
-            shown["window"] = f"{self.curriculum.stage}/{self.curriculum.stages} (t <= {self.curriculum.window_end:.3g})"
+            c = self.curriculum
+            span = f"{c.window_start:.3g} <= t <= " if c.marching else "t <= "
+            shown["window"] = f"{c.stage}/{c.stages} ({span}{c.window_end:.3g})"
         if self.causal is not None:
             shown["eps"] = f"{self.causal.eps:g}"
         if self.settings.refine != "none":
@@ -337,11 +379,23 @@ class Trainer:
         bar.set_postfix(shown)
 
     def enter_window(self) -> None:
-        """Draw points on the curriculum's current time window (and tell the causal weights)."""
+        """Set up the curriculum's current time window: its problem (points are drawn there), its
+        loss weights, and causal weights that span it with epsilon back at its start."""
         self.active = self.curriculum.windowed(self.problem)
+        self.weights = self.window_weights()
         if self.causal is not None:
-            self.causal.window_end = self.curriculum.window_end
+            self.causal.reset(self.curriculum.window_start, self.curriculum.window_end)
         self.stages.append((self.step, self.curriculum.window_end))
+
+    def window_weights(self) -> dict[str, float]:
+        weights = term_weights(self.problem, self.settings)
+        if not self.marching:
+            return weights
+        return marching_weights(self.problem, self.settings, weights, self.curriculum.stage)
+
+    def record_redraw(self, kind: str, index: int) -> None:
+        self.redraws.append(redraw_record(self.active, self.model, self.collocation.interior, self.step,
+                                          kind, index))
 
     def follow_time_schedule(self, steps: int, loss: float) -> bool:
         """Sharpen causal weights and move the time window on when due; True if points changed."""
@@ -354,10 +408,22 @@ class Trainer:
         self.curriculum.steps_in_stage += steps
         if not self.curriculum.due(loss):
             return False
+        if self.marching:  # window k-1 is done: keep its network, hand its end state on
+            self.windows.append(cloned(self.model.state_dict()))
         self.curriculum.advance()
         self.enter_window()
         self.collocation = sample_collocation(self.active, self.share, self.sampler, self.dtype, self.device)
+        if self.marching:
+            self.collocation = hand_over(self.active, self.model, self.collocation)
+        self.record_redraw("window", self.curriculum.stage)
         return True
+
+    def solution(self) -> torch.nn.Module | None:
+        """Marching: the piecewise model over all windows reached (see pinnlab/time_marching.py)."""
+        if not self.marching:
+            return None
+        starts = [self.curriculum.boundary(k) for k in range(self.curriculum.stage)]
+        return marched_model(self.model, self.windows, starts, self.problem.layout.time_index)
 
     def refine_points(self) -> None:
         seed = rank_share_seed(self.settings.seed * 100_003 + len(self.refinements), self.rank)
@@ -408,20 +474,23 @@ class Trainer:
         if distributed.is_main():
             self.checkpoints.save(state, is_best)
 
-    def points_of_all_ranks(self) -> tuple[Collocation, list[Refinement]]:
-        """The final points and the refinement records of all ranks (rank order), for output."""
+    def points_of_all_ranks(self) -> tuple[Collocation, list[Refinement], list[Redraw]]:
+        """The final points and the refinement and redraw records of all ranks (rank order), for
+        output."""
         if not self.distributed:
-            return self.collocation, self.refinements
+            return self.collocation, self.refinements, self.redraws
         parts = distributed.gather_objects(on_cpu(self.rank_state()))
         move = {"dtype": self.dtype, "device": self.device}
         collocation = concat_collocations([collocation_from_state(p["collocation"], **move) for p in parts])
-        refinements = [
-            Refinement(records[0]["step"], records[0]["method"],
-                       torch.cat([r["points"] for r in records]).numpy(),
-                       torch.cat([r["residual"] for r in records]).numpy())
-            for records in zip(*(p["refinements"] for p in parts))
-        ]
-        return collocation, refinements
+
+        def joined(records: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+            """One rank-0 record with every rank's points and residuals, in rank order."""
+            return {**records[0], "points": torch.cat([r["points"] for r in records]),
+                    "residual": torch.cat([r["residual"] for r in records])}
+
+        refinements = [refinement_from_state(joined(r)) for r in zip(*(p["refinements"] for p in parts))]
+        redraws = [redraw_from_state(joined(r)) for r in zip(*(p["redraws"] for p in parts))]
+        return collocation, refinements, redraws
 
     # --- state --------------------------------------------------------------------------------
     def rank_state(self) -> dict[str, Any]:
@@ -436,6 +505,10 @@ class Trainer:
             "refinements": [
                 {"step": r.step, "method": r.method, "points": torch.from_numpy(r.points),
                  "residual": torch.from_numpy(r.residual)} for r in self.refinements
+            ],
+            "redraws": [
+                {"step": r.step, "kind": r.kind, "index": r.index, "points": torch.from_numpy(r.points),
+                 "residual": torch.from_numpy(r.residual)} for r in self.redraws
             ],
         }
 
@@ -453,12 +526,15 @@ class Trainer:
             "lbfgs": None if self.lbfgs is None else self.lbfgs.state_dict(),
             "lbfgs_counters": [self.lbfgs_done, self.since_refinement, self.restarts],
             "lbfgs_stop": self.lbfgs_stop,
+            "second_order": None if self.second_order is None else self.second_order.state_dict(),
+            "second_order_counters": [self.second_order_done, self.second_order_stop],
             **self.rank_state(),
             "rng": rng,
             "history": self.history.data, "phases": [list(p) for p in self.phases],
             "curriculum": None if self.curriculum is None else self.curriculum.state_dict(),
             "causal": None if self.causal is None else self.causal.state_dict(),
             "stages": [list(s) for s in self.stages],
+            "windows": self.windows,
             "weights": self.weights, "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
             "best_loss": self.best_loss, "saved_at": self.saved_at,
         }
@@ -477,6 +553,11 @@ class Trainer:
             self.lbfgs.load_state_dict(state["lbfgs"])
         self.lbfgs_done, self.since_refinement, self.restarts = state["lbfgs_counters"]
         self.lbfgs_stop = state["lbfgs_stop"]
+        self.second_order = None
+        if state["second_order"] is not None:
+            self.second_order = make_second_order(self)
+            self.second_order.load_state_dict(state["second_order"])
+        self.second_order_done, self.second_order_stop = state["second_order_counters"]
         self.sampler.load_state_dict(state["sampler"])
         self.collocation = collocation_from_state(state["collocation"], dtype=self.dtype, device=self.device)
         torch.set_rng_state(state["rng"]["torch"])
@@ -487,12 +568,12 @@ class Trainer:
         if self.curriculum is not None:
             self.curriculum.load_state_dict(state["curriculum"])
             self.active = self.curriculum.windowed(self.problem)
+            self.weights = self.window_weights()
         if self.causal is not None:
             self.causal.load_state_dict(state["causal"])
-        self.refinements = [
-            Refinement(r["step"], r["method"], r["points"].numpy(), r["residual"].numpy())
-            for r in state["refinements"]
-        ]
+        self.windows = state.get("windows", [])
+        self.refinements = [refinement_from_state(r) for r in state["refinements"]]
+        self.redraws = [redraw_from_state(r) for r in state.get("redraws", [])]
         self.phases = [tuple(p) for p in state["phases"]]
         for name in ("lr_scale", "rollbacks", "best_loss", "saved_at"):
             if name not in keep:
@@ -513,6 +594,15 @@ def collocation_from_state(state: dict[str, Any], dtype: torch.dtype, device: to
         for name, batch in state["conditions"].items()
     }
     return Collocation(state["interior"].to(**move), conditions)
+
+
+def refinement_from_state(record: dict[str, Any]) -> Refinement:
+    return Refinement(record["step"], record["method"], record["points"].numpy(), record["residual"].numpy())
+
+
+def redraw_from_state(record: dict[str, Any]) -> Redraw:
+    return Redraw(record["step"], record["kind"], record["index"], record["points"].numpy(),
+                  record["residual"].numpy())
 
 
 def own_part(state: dict[str, Any], rank: int, world: int) -> dict[str, Any]:
@@ -548,7 +638,6 @@ def lbfgs_stop_reason(optimizer: torch.optim.LBFGS) -> str:
     if state.get("func_evals", 0) and state.get("n_iter", 0):
         return (
             "stalled: the loss or the step changed less than tolerance_change "
-            f"{group['tolerance_change']:.0e} (or the line search ran out of evaluations); "
-            "more steps will not help at this precision"
+            f"{group['tolerance_change']:.0e}; more steps will not help at this precision"
         )
     return "stopped early for an unknown reason"

@@ -49,6 +49,8 @@ def run_until(problem, settings, store, stop_at=None, resume=False):
     ({}, 95),                                                           # inside L-BFGS
     ({"refine": "rad", "refine_every": 25, "refine_pool": 1000}, 55),   # inside Adam, with RAD
     ({"refine": "rar", "refine_points": 10, "refine_every": 20}, 105),  # inside L-BFGS, with RAR
+    ({"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 40}, 85),  # inside SSBroyden
+    ({"lbfgs_steps": 0, "second_order": "lm", "second_order_steps": 40}, 85),         # inside Levenberg-Marquardt
 ])
 def test_resumed_run_ends_bit_identical_to_uninterrupted(tmp_path, overrides, stop_at):
     problem = poisson()
@@ -64,6 +66,7 @@ def test_resumed_run_ends_bit_identical_to_uninterrupted(tmp_path, overrides, st
 
     assert resumed.resumed_from == saved_step
     assert resumed.steps == whole.steps and resumed.lbfgs_iterations == whole.lbfgs_iterations
+    assert resumed.second_order_stop == whole.second_order_stop
     for name, value in whole_model.state_dict().items():
         assert torch.equal(value, resumed_model.state_dict()[name]), name
     assert resumed.history == whole.history

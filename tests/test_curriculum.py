@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -126,3 +127,65 @@ def test_refinements_and_windows_reach_the_output_files(tmp_path):
     assert 'Name="points_refinement_1"' in (tmp_path / "fields.xdmf").read_text()
     assert (tmp_path / "collocation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+
+
+def test_causal_eps_starts_again_in_each_window():
+    settings = resolve_settings(HEAT, {**QUICK, "steps": 80, "lbfgs_steps": 0, "curriculum": 2,
+                                       "curriculum_every": 40, "causal_eps": 1e-6, "causal_eps_max": 1e3})
+    seen = {}
+    run = trainer(settings, on_log=lambda step, _: seen.setdefault(step, (run.curriculum.stage, run.causal.eps)))
+    run.run()
+    assert seen[30][0] == 1 and seen[30][1] >= 1e-4  # sharpened: every slice was resolved
+    assert seen[40] == (2, 1e-6)  # a new window has unresolved late times again
+    assert run.causal.window_start == 0.0 and run.causal.window_end == 1.0
+
+
+def test_every_redraw_is_recorded_with_its_residual(tmp_path):
+    import json
+
+    import h5py
+    import vtk
+    from vtk.util.numpy_support import vtk_to_numpy
+
+    from pinnlab.refinement import residual_norms
+
+    settings = resolve_settings(HEAT, {**QUICK, "log_every": 5, "steps": 60, "lbfgs_steps": 20,
+                                       "curriculum": 2, "curriculum_every": 40, "resample_every": 15})
+    used = {}
+
+    def look(step, _):  # the points training uses, and |r| there before this step's update
+        interior = run.collocation.interior.clone()
+        used[step] = (interior.numpy(), residual_norms(run.active, run.model, interior).numpy())
+
+    run = trainer(settings, on_log=look)
+    result = run.run()
+    expected = [("window_1", 0), ("resample_1", 15), ("resample_2", 30), ("window_2", 40), ("resample_3", 45)]
+    assert [(r.cloud, r.step) for r in result.redraws] == expected
+    solve(HEAT, settings, tmp_path)  # the same run (same seed), now writing its results
+    with h5py.File(tmp_path / "fields.h5") as f:
+        clouds = {name: (f[f"points/{name}/coordinates"][()], f[f"points/{name}/residual"][()])
+                  for name, _ in expected}
+    for name, step in expected:
+        points, residual = clouds[name]
+        assert points.shape == (300, 2) and residual.shape == (300,)
+        np.testing.assert_array_equal(points, used[step][0])  # exactly the points trained on
+        np.testing.assert_allclose(residual, used[step][1], rtol=1e-12, atol=1e-14)
+        window_end = 0.5 if step < 40 else 1.0
+        assert points[:, 1].max() <= window_end and points[:, 1].max() > window_end - 0.05
+    assert not np.array_equal(clouds["resample_1"][0], clouds["resample_2"][0])
+    assert [r["cloud"] for r in json.loads((tmp_path / "metrics.json").read_text())["redraws"]] == [n for n, _ in expected]
+    # and ParaView sees each as a point cloud in the (x, t) plane, coloured by |r| and t
+    reader = vtk.vtkXdmfReader()
+    reader.SetFileName(str(tmp_path / "fields.xdmf"))
+    reader.UpdateInformation()
+    reader.UpdateTimeStep(reader.GetOutputInformation(0).Get(vtk.vtkStreamingDemandDrivenPipeline.TIME_STEPS(), 0))
+    output = reader.GetOutputDataObject(0)
+    blocks = {output.GetMetaData(i).Get(vtk.vtkCompositeDataSet.NAME()): output.GetBlock(i)
+              for i in range(output.GetNumberOfBlocks())}
+    for name, _ in expected:
+        cloud = blocks[f"points_{name}"]
+        xyz = vtk_to_numpy(cloud.GetPoints().GetData())
+        np.testing.assert_allclose(xyz[:, :2], clouds[name][0], rtol=1e-6)
+        data = cloud.GetPointData()
+        np.testing.assert_allclose(vtk_to_numpy(data.GetArray("residual")), clouds[name][1], rtol=1e-6)
+        np.testing.assert_allclose(vtk_to_numpy(data.GetArray("t")), clouds[name][0][:, 1], rtol=1e-6)

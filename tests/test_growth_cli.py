@@ -43,6 +43,21 @@ def test_grow_writes_metrics_hdf5_and_plots(tmp_path: Path) -> None:
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_train_at_budget_keeps_training_the_budget_depth(tmp_path: Path) -> None:
+    out = tmp_path / "uniform"
+    args = ["grow", "--dataset", "rings", "--strategy", "uniform", "--baselines", "none", "--train-at-budget",
+            "--out", str(out), *FAST, "--cycles", "4"]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [c["layers"] for c in metrics["cycles"]] == [1, 2, 4, 4]
+    assert metrics["stop_reason"] == "max_cycles" and metrics["settings"]["train_at_budget"] is True
+    out = tmp_path / "random"
+    assert main(["grow", "--dataset", "rings", "--strategy", "random", "--baselines", "none", "--out", str(out), *FAST]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["strategy"] == "random" and metrics["settings"]["strategy"]["type"] == "RandomRefinement"
+    assert metrics["cycles"][0]["layers"] == 1 and metrics["cycles"][1]["layers"] == 2
+
+
 def test_no_decision_boundary_for_high_dimensional_data(tmp_path: Path) -> None:
     out = tmp_path / "bc"
     args = ["grow", "--dataset", "breast_cancer", "--baselines", "none", "--out", str(out), *FAST]
@@ -54,7 +69,8 @@ def test_no_decision_boundary_for_high_dimensional_data(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--dataset", "mnist"], "unknown dataset 'mnist'; valid: spirals, circles, spheres, moons, peaks, digits, breast_cancer"),
+        (["--dataset", "mnist"], ("unknown dataset 'mnist'; valid: spirals, circles, spheres, moons, peaks, "
+                                  "spirals3, rings, digits, breast_cancer")),
         (["--dataset", "moons", "--theta", "2"], "theta must lie in (0, 1]"),
         (["--dataset", "moons", "--marking", "best"], "valid: doerfler, maximum"),
         (["--dataset", "moons", "--baselines", "resnet"], "valid: uniform, fixed, odenet"),

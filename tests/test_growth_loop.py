@@ -14,8 +14,10 @@ from pinnlab.growth import (
     FixedDepth,
     GrowthSettings,
     Objective,
+    RandomRefinement,
     SteepestDescent,
     UniformRefinement,
+    estimate,
     fixed_depth_sweep,
     grow,
     load_dataset,
@@ -63,6 +65,31 @@ def test_uniform_doubles_and_stops_at_the_budget() -> None:
     run = grow(DATA, UniformRefinement(), GrowthSettings(width=3, budget_layers=5, max_cycles=6, optimizer=Adam(20)))
     assert [c.layers for c in run.cycles] == [1, 2, 4]
     assert run.stop_reason == "budget"
+
+
+def test_train_at_budget_gives_every_strategy_max_cycles() -> None:
+    settings = GrowthSettings(width=3, budget_layers=4, max_cycles=5, optimizer=Adam(20), train_at_budget=True)
+    uniform = grow(DATA, UniformRefinement(), settings)
+    assert [c.layers for c in uniform.cycles] == [1, 2, 4, 4, 4] and uniform.stop_reason == "max_cycles"
+    assert uniform.cycles[-1].objective["total"] < uniform.cycles[2].objective["total"]  # it went on training
+    dwr = grow(DATA, DWRRefinement(Doerfler(1.0)), settings)  # theta = 1 marks every layer with eta != 0
+    layers = [c.layers for c in dwr.cycles]
+    assert len(layers) == 5 and layers[-1] == 4 and dwr.cycles[-1].marked == []
+    assert layers == sorted(layers) and dwr.stop_reason == "max_cycles"
+
+
+def test_random_refinement_splits_as_many_layers_as_dwr_at_seeded_places() -> None:
+    net = EulerNet.create(2, 2, 3, 12, 2.0, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():  # different controls per layer, so the indicators differ
+        net.weight.add_(torch.randn(net.weight.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64))
+    est = estimate(net, Objective(), DATA.x_train, DATA.y_train)
+    marking = Doerfler(0.8)
+    count = len(DWRRefinement(marking).select(net, est, 100))
+    assert 1 < count < 12
+    picks = [RandomRefinement(marking, seed=s).select(net, est, 100) for s in (0, 0, 1, 2, 3)]
+    assert all(len(p) == count and p == sorted(set(p)) for p in picks)
+    assert picks[0] == picks[1] and len({tuple(p) for p in picks[1:]}) > 1
+    assert len(RandomRefinement(marking).select(net, est, 1)) == 1  # the budget caps it
 
 
 def test_fixed_depth_keeps_the_depth() -> None:

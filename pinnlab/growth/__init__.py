@@ -9,7 +9,7 @@ mesh (:mod:`.ode_net`); the objective is a data loss plus Tikhonov terms on ``th
 
 from .api import BASELINES, GrowthResult, run_growth
 from .continuous import ContinuousResult, ContinuousSettings, ODENet, train_ode_net
-from .datasets import DATASETS, Dataset, load_dataset
+from .datasets import DATASETS, Dataset, load_dataset, sample
 from .estimator import Estimate, adjoint_states, estimate, local_residuals
 from .loop import (
     Cycle,
@@ -17,6 +17,7 @@ from .loop import (
     FixedDepth,
     GrowthRun,
     GrowthSettings,
+    RandomRefinement,
     Strategy,
     UniformRefinement,
     fixed_depth_sweep,
@@ -31,7 +32,7 @@ __all__ = [
     "ACTIVATIONS", "Adam", "BASELINES", "ContinuousResult", "ContinuousSettings", "Cycle", "DATASETS",
     "DWRRefinement", "Dataset", "Doerfler", "Estimate", "EulerNet", "FixedDepth", "GrowthResult",
     "GrowthRun", "GrowthSettings", "Marking", "MaximumMarking", "ODENet", "Objective", "Optimizer",
-    "SteepestDescent", "Strategy", "TrainLog", "UniformRefinement", "accuracy", "adjoint_states",
+    "RandomRefinement", "SteepestDescent", "Strategy", "TrainLog", "UniformRefinement", "accuracy", "adjoint_states",
     "estimate", "fixed_depth_sweep", "grow", "load_dataset", "local_residuals", "run_growth",
-    "train", "train_ode_net",
+    "sample", "train", "train_ode_net",
 ]

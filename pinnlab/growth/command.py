@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .api import BASELINES, run_growth
 from .datasets import DATASETS, load_dataset
-from .loop import DWRRefinement, GrowthSettings, UniformRefinement, FixedDepth
+from .loop import DWRRefinement, FixedDepth, GrowthSettings, RandomRefinement, UniformRefinement
 from .marking import MARKINGS
 from .objective import Objective
 from .optimizers import Adam, SteepestDescent
@@ -16,25 +16,29 @@ from .optimizers import Adam, SteepestDescent
 __all__ = ["add_grow_arguments", "run_grow"]
 
 RESULTS_DIR = Path("results")
-STRATEGIES = ("dwr", "uniform", "fixed")
+STRATEGIES = ("dwr", "uniform", "random", "fixed")
 
 
 def add_grow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
-    parser.add_argument("--strategy", default="dwr", help="dwr (default), uniform or fixed")
+    parser.add_argument("--strategy", default="dwr",
+                        help="dwr (default), uniform, random (as many splits as dwr, at random places) or fixed")
     parser.add_argument("--marking", default="doerfler", help="doerfler (bulk, default) or maximum")
     parser.add_argument("--theta", type=float, default=0.5, help="marking parameter in (0, 1] (default 0.5)")
     parser.add_argument("--budget-layers", type=int, default=32, help="largest number of layers (default 32)")
     parser.add_argument("--initial-layers", type=int, default=1)
     parser.add_argument("--cycles", type=int, default=8, help="most refinement cycles (default 8)")
     parser.add_argument("--tolerance", type=float, default=0.0, help="stop when |sum of indicators| is below")
+    parser.add_argument("--train-at-budget", action="store_true",
+                        help="when the layer budget stops refinement, keep training that depth until --cycles")
     parser.add_argument("--patience", type=int, default=0,
                         help="stop after this many cycles without a better validation accuracy (0: never)")
     parser.add_argument("--width", type=int, default=8, help="state dimension d (default 8)")
     parser.add_argument("--final-time", type=float, default=2.0, help="depth T of the ODE (default 2)")
     parser.add_argument("--activation", default="tanh")
     parser.add_argument("--lift", default="linear", help="linear (trainable input layer) or augment (zero channels)")
-    parser.add_argument("--optimizer", default="adam", help="adam (default) or steepest (Armijo line search)")
+    parser.add_argument("--optimizer", default="adam",
+                        help="adam (default) or steepest (steepest descent with Armijo line search)")
     parser.add_argument("--steps", type=int, default=300, help="optimizer steps per cycle (default 300)")
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     parser.add_argument("--alpha", type=float, default=1e-4, help="Tikhonov weight on theta")
@@ -60,12 +64,14 @@ def run_grow(args: argparse.Namespace) -> int:
     strategy = {
         "dwr": lambda: DWRRefinement(MARKINGS[args.marking](args.theta)),
         "uniform": UniformRefinement,
+        "random": lambda: RandomRefinement(MARKINGS[args.marking](args.theta), seed=args.seed),
         "fixed": FixedDepth,
     }[args.strategy]()
     settings = GrowthSettings(
         width=args.width, final_time=args.final_time, activation=args.activation, lift=args.lift,
         initial_layers=args.initial_layers, budget_layers=args.budget_layers, max_cycles=args.cycles,
-        tolerance=args.tolerance, patience=args.patience, optimizer=optimizers[args.optimizer](),
+        tolerance=args.tolerance, patience=args.patience, train_at_budget=args.train_at_budget,
+        optimizer=optimizers[args.optimizer](),
         objective=Objective(alpha=args.alpha, beta=args.beta), seed=args.seed,
     )
     data = load_dataset(args.dataset, seed=args.seed)

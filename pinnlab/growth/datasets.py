@@ -4,8 +4,14 @@ Synthetic 2D sets (drawn from a seeded ``numpy.random.Generator``): ``spirals`` 
 interleaved spirals, the "swiss roll"), ``circles`` (a disk inside a ring: the
 augmented-neural-ODE toy that no homeomorphism of the plane separates), ``moons`` and
 ``peaks`` (five classes: the level bands of MATLAB's ``peaks`` function).  ``spheres`` is the
-3D version of ``circles``.  Real data shipped with scikit-learn (no download): ``digits``
-(8x8 images, 10 classes) and ``breast_cancer`` (30 features, 2 classes).
+3D version of ``circles``.  Two harder sets of the same families, on which a narrow network
+needs many layers: ``spirals3`` (three interleaved arms of 1.5 turns, one class per arm, arms
+2/9 apart in radius against 1/3 for ``spirals``) and ``rings`` (a disk and three annuli,
+``[j, j + 1/2] / 4`` in radius for ``j = 0..3``, labelled alternately 0 and 1: the label
+changes three times along every ray).  Both have 2000 points.  Real data shipped with
+scikit-learn (no download): ``digits`` (8x8 images, 10 classes) and ``breast_cancer``
+(30 features, 2 classes).  :func:`sample` gives the raw points of a set, :func:`load_dataset`
+its standardized splits.
 
 Features are standardized with the mean and standard deviation of the training split.
 """
@@ -19,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["DATASETS", "Dataset", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "load_dataset", "sample"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,32 @@ def _spirals(n: int, rng: np.random.Generator, noise: float) -> Raw:
     sign = np.where(labels == 0, 1.0, -1.0)
     points = sign[:, None] * np.stack([t * np.cos(t), t * np.sin(t)], 1) / (3.0 * np.pi)
     return points + noise * rng.standard_normal((n, 2)), labels
+
+
+def _spiral_arms(n: int, rng: np.random.Generator, noise: float, arms: int, turns: float) -> Raw:
+    """``arms`` interleaved spiral arms of ``turns`` turns each, one class per arm.
+
+    Arm ``j`` is ``r (cos(t + 2 pi j / arms), sin(t + 2 pi j / arms))`` with ``r = t / t_max``,
+    ``t = sqrt(u) t_max``, ``u`` uniform in (0, 1) (about uniform along the arc) and
+    ``t_max = 2 pi turns``.
+    Neighbouring arms are ``1 / (arms turns)`` apart in radius.
+    """
+    labels = (np.arange(n) * arms // n).astype(np.int64)
+    top = 2.0 * np.pi * turns
+    t = np.sqrt(rng.uniform(0.0, 1.0, n)) * top
+    angle = t + 2.0 * np.pi * labels / arms
+    points = (t / top)[:, None] * np.stack([np.cos(angle), np.sin(angle)], 1)
+    return points + noise * rng.standard_normal((n, 2)), labels
+
+
+def _rings(n: int, rng: np.random.Generator, noise: float, rings: int) -> Raw:
+    """``rings`` concentric bands (a disk, then annuli) of radii ``[j, j + 1/2] / rings``,
+    ``j = 0..rings-1``, the same number of points in each, labelled alternately 0 and 1."""
+    band = (np.arange(n) * rings // n).astype(np.int64)
+    radius = (band + rng.uniform(0.0, 0.5, n)) / rings
+    angle = rng.uniform(0.0, 2.0 * np.pi, n)
+    points = radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], 1)
+    return points + noise * rng.standard_normal((n, 2)), band % 2
 
 
 def _ball_in_shell(n: int, rng: np.random.Generator, noise: float, dim: int) -> Raw:
@@ -120,9 +152,30 @@ DATASETS: dict[str, DatasetSpec] = {
     "spheres": DatasetSpec(lambda n, r, s: _ball_in_shell(n, r, s, 3), 1000, 0.0),
     "moons": DatasetSpec(_moons, 1000, 0.1),
     "peaks": DatasetSpec(_peaks, 2000, 0.0),
+    "spirals3": DatasetSpec(lambda n, r, s: _spiral_arms(n, r, s, 3, 1.5), 2000, 0.02),
+    "rings": DatasetSpec(lambda n, r, s: _rings(n, r, s, 4), 2000, 0.0),
     "digits": DatasetSpec(_digits, 1797, 0.0, synthetic=False),
     "breast_cancer": DatasetSpec(_breast_cancer, 569, 0.0, synthetic=False),
 }
+
+
+def _resolve(name: str, samples: int | None) -> tuple[DatasetSpec, int]:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset '{name}'; valid: {', '.join(DATASETS)}")
+    spec = DATASETS[name]
+    if not spec.synthetic and samples is not None:
+        raise ValueError(f"dataset '{name}' is fixed real data; 'samples' applies to synthetic sets only")
+    n = spec.samples if samples is None else int(samples)
+    if n < 10:
+        raise ValueError(f"need at least 10 samples, got {n}")
+    return spec, n
+
+
+def sample(name: str, seed: int = 0, samples: int | None = None, noise: float | None = None) -> Raw:
+    """The raw points and labels of data set ``name`` (not shuffled, split or standardized):
+    exactly the points :func:`load_dataset` with the same arguments splits."""
+    spec, n = _resolve(name, samples)
+    return spec.build(n, np.random.default_rng(seed), spec.noise if noise is None else float(noise))
 
 
 def load_dataset(
@@ -138,14 +191,7 @@ def load_dataset(
     ``samples`` and ``noise`` apply to the synthetic sets only.  The split is stratified-free
     but seeded: the same ``seed`` always gives the same three splits.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset '{name}'; valid: {', '.join(DATASETS)}")
-    spec = DATASETS[name]
-    if not spec.synthetic and samples is not None:
-        raise ValueError(f"dataset '{name}' is fixed real data; 'samples' applies to synthetic sets only")
-    n = spec.samples if samples is None else int(samples)
-    if n < 10:
-        raise ValueError(f"need at least 10 samples, got {n}")
+    spec, n = _resolve(name, samples)
     train_frac, val_frac = fractions
     if not (0 < train_frac and 0 < val_frac and train_frac + val_frac < 1):
         raise ValueError(f"fractions must be positive and leave a test split, got {fractions}")

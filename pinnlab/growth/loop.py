@@ -5,14 +5,18 @@
 
 1. train the current network (``settings.optimizer``, from the weights it already has),
 2. estimate the per-layer DWR indicators (:mod:`.estimator`) and record the cycle,
-3. stop when ``|sum eta| < tolerance``, the next refinement would exceed ``budget_layers``,
-   the validation accuracy has not improved for ``patience`` cycles, or after ``max_cycles``,
+3. stop when ``|sum eta| < tolerance``, the next refinement would exceed ``budget_layers``
+   (with ``train_at_budget``: go on training that depth instead, so that every strategy gets
+   ``max_cycles`` cycles of training), the validation accuracy has not improved for
+   ``patience`` cycles, or after ``max_cycles``,
 4. otherwise mark layers with the strategy and split them.
 
 Strategies: :class:`DWRRefinement` (mark by the indicators), :class:`UniformRefinement`
-(split every layer: the depth doubles each cycle) and :class:`FixedDepth` (never refine: the
-same number of training cycles on a fixed network).  :func:`fixed_depth_sweep` trains fixed
-networks of several depths for the training budget uniform refinement spends to reach them.
+(split every layer: the depth doubles each cycle), :class:`RandomRefinement` (as many layers as
+the DWR marking would split, chosen at random: a control for where the estimate splits) and
+:class:`FixedDepth` (never refine: the same number of training cycles on a fixed network).
+:func:`fixed_depth_sweep` trains fixed networks of several depths for the training budget
+uniform refinement spends to reach them.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ __all__ = [
     "FixedDepth",
     "GrowthRun",
     "GrowthSettings",
+    "RandomRefinement",
     "Strategy",
     "UniformRefinement",
     "fixed_depth_sweep",
@@ -81,6 +86,23 @@ class UniformRefinement(Strategy):
 
 
 @dataclass(frozen=True)
+class RandomRefinement(Strategy):
+    """A control for the placement of the splits: as many layers as ``marking`` picks from the
+    DWR indicators, but chosen uniformly at random (seeded by ``seed`` and the current depth,
+    so a run is reproducible).  Where this does as well as :class:`DWRRefinement`, the gain over
+    uniform refinement comes from growing gradually, not from where the estimate splits."""
+
+    marking: Marking = field(default_factory=Doerfler)
+    seed: int = 0
+    name: str = "random"
+
+    def select(self, net: EulerNet, est: Estimate, room: int) -> list[int]:
+        count = min(len(self.marking.mark(est.indicators)), room)
+        rng = np.random.default_rng([self.seed, net.num_layers])
+        return sorted(int(m) for m in rng.choice(net.num_layers, size=count, replace=False))
+
+
+@dataclass(frozen=True)
 class FixedDepth(Strategy):
     """Never split: keep training the initial network."""
 
@@ -103,6 +125,7 @@ class GrowthSettings:
     max_cycles: int = 12
     tolerance: float = 0.0
     patience: int = 0  # 0: never stop for a stalled validation accuracy
+    train_at_budget: bool = False  # budget reached: keep training that depth until max_cycles
     optimizer: Optimizer = field(default_factory=lambda: Adam(300, 1e-2))
     objective: Objective = field(default_factory=Objective)
     seed: int = 0
@@ -231,9 +254,10 @@ def grow(
             if index == settings.max_cycles - 1:
                 break
             if not marked:
-                if isinstance(strategy, FixedDepth):
+                at_budget = room == 0 or isinstance(strategy, UniformRefinement)
+                if isinstance(strategy, FixedDepth) or (at_budget and settings.train_at_budget):
                     continue
-                stop_reason = "budget" if room == 0 or isinstance(strategy, UniformRefinement) else "nothing_marked"
+                stop_reason = "budget" if at_budget else "nothing_marked"
                 break
             cycle.marked = marked
             net = net.split(marked)

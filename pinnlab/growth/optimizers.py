@@ -4,6 +4,16 @@ Armijo line search (the method's optimizer) or Adam.
 Steepest descent: ``theta <- theta - alpha g`` with ``g = grad J``; ``alpha`` starts at
 ``growth`` times the last accepted step and is halved until the Armijo condition
 ``J(theta - alpha g) <= J(theta) - c alpha |g|^2`` holds, so ``J`` never increases.
+
+Adam is the default (``GrowthSettings``, ``pinnlab grow``), by measurement: DWR growth, 8 cycles
+of 300 steps, seeds 0 to 2 (digits seed 0), one thread.  Steepest descent with Armijo ends at a
+higher objective on every run (spirals, width 3: J = 0.04 to 0.13 against 0.008 to 0.016;
+peaks, width 4: 0.39 to 0.46 against 0.11 to 0.17; digits, width 32: 0.152 against 0.150),
+reaches a lower best test accuracy on peaks (82 to 84 % against 95 to 97 %) and the same on
+spirals (99 to 100 %) and digits (98.6 against 98.9 %), and takes 1.0 to 2.3 times as long
+(a line search costs extra evaluations of J).  Steepest descent stays the method's optimizer
+as written (``J`` never increases); Adam trains these narrow networks further in the same
+number of steps.
 """
 
 from __future__ import annotations

@@ -1,0 +1,94 @@
+"""The optional last phase of training: a dense quasi-Newton method or Levenberg-Marquardt after
+Adam and L-BFGS (``second_order=bfgs|ssbfgs|ssbroyden|lm``, ``second_order_steps=N``).
+
+Why a separate phase: both keep a P x P matrix (the inverse-Hessian approximation, or J^T J) and
+need float64 to pay off, so they suit small networks once Adam and L-BFGS have found the basin;
+there they take the loss orders of magnitude further (pinnlab/quasi_newton.py,
+pinnlab/gauss_newton.py). Each iteration is one step of the progress bar and of ``step``; losses
+are logged every ``log_every`` iterations and the reason the phase ended goes into metrics.json as
+``second_order_stop``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .gauss_newton import LevenbergMarquardt
+from .quasi_newton import DenseQuasiNewton
+from .residual_vector import residual_jacobian, residual_vector
+
+if TYPE_CHECKING:
+    from .progress import Progress
+    from .training import Trainer
+
+def check_second_order(settings: Any, distributed: bool, causal: bool) -> None:
+    """Refuse combinations the phase cannot honour, before any training."""
+    if settings.second_order == "none" or not settings.second_order_steps:
+        return
+    if distributed:
+        raise ValueError(f"second_order={settings.second_order} runs in one process; it is not "
+                         "available under torchrun")
+    if settings.curriculum and settings.curriculum_mode == "march":
+        raise ValueError(f"second_order={settings.second_order} would train only the last time window "
+                         "of curriculum_mode=march; use curriculum_mode=grow or second_order=none")
+    if causal and settings.second_order == "lm":
+        raise ValueError("second_order=lm works on the plain sum of squares; causal weights "
+                         "(causal_eps) change the loss during training: use bfgs/ssbroyden or causal_eps=0")
+
+
+def make_second_order(trainer: "Trainer") -> LevenbergMarquardt | DenseQuasiNewton:
+    parameters = [p for p in trainer.model.parameters() if p.requires_grad]
+    settings = trainer.settings
+    if settings.second_order == "lm":
+        return LevenbergMarquardt(parameters, svd_rank=settings.lm_svd_rank)
+    return DenseQuasiNewton(parameters, settings.second_order)
+
+
+def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
+    """Take the remaining ``second_order_steps`` iterations of the phase."""
+    from .training import cloned  # training imports this module
+    settings = trainer.settings
+    name = settings.second_order
+    remaining = settings.second_order_steps - trainer.second_order_done
+    if name == "none" or remaining <= 0:
+        return
+    if trainer.second_order is None:
+        trainer.phases.append((trainer.step, name))
+        trainer.second_order = make_second_order(trainer)
+        trainer.second_order_stop = f"reached second_order_steps={settings.second_order_steps}"
+    optimizer = trainer.second_order
+
+    def on_iteration(k: int, loss: float) -> None:
+        trainer.step += 1
+        trainer.second_order_done += 1
+        bar.update()
+        if trainer.step % settings.log_every == 0:
+            _, total = trainer.record(name)
+            trainer.show(bar, name, total)
+            trainer.good = cloned(trainer.state_dict())
+        if trainer.step - trainer.saved_at >= settings.checkpoint_every:
+            trainer.save_checkpoint(loss=loss)
+
+    if isinstance(optimizer, LevenbergMarquardt):
+        problem, model = trainer.problem, trainer.model
+
+        def residuals() -> torch.Tensor:
+            return residual_vector(problem, model, trainer.collocation, trainer.weights)
+
+        def jacobian() -> tuple[torch.Tensor, torch.Tensor]:
+            return residual_jacobian(problem, model, trainer.collocation, trainer.weights)
+
+        run = optimizer.run(residuals, jacobian, remaining, on_iteration)
+    else:
+        def closure() -> torch.Tensor:
+            trainer.model.zero_grad(set_to_none=True)
+            _, total = trainer.evaluate()
+            if torch.isfinite(total):
+                trainer.backward(total)
+            return total.detach()
+
+        run = optimizer.run(closure, remaining, on_iteration)
+    if trainer.second_order_done < settings.second_order_steps:  # ended before its budget: say why
+        trainer.second_order_stop = run.stop

@@ -1,0 +1,140 @@
+"""Dense quasi-Newton (BFGS, SSBFGS, SSBroyden) and Levenberg-Marquardt: known minima reached to
+tolerance, the loss never rising, and the residual vector and Jacobian they use."""
+
+import math
+
+import pytest
+import torch
+
+from pinnlab import Dirichlet, Interval, Problem, Rectangle
+from pinnlab.gauss_newton import LevenbergMarquardt
+from pinnlab.losses import loss_terms, sample_collocation, term_weights
+from pinnlab.model import build_model
+from pinnlab.quasi_newton import UPDATES, DenseQuasiNewton
+from pinnlab.residual_vector import residual_jacobian, residual_vector
+from pinnlab.sampling import make_sampler
+from pinnlab.solve import resolve_settings
+
+F64 = torch.float64
+
+
+def rosenbrock_closure(x):
+    def closure():
+        x.grad = None
+        f = 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2
+        f.backward()
+        return f.detach()
+    return closure
+
+
+@pytest.mark.parametrize("update", UPDATES)
+def test_quasi_newton_reaches_the_rosenbrock_minimum(update):
+    x = torch.tensor([-1.2, 1.0], dtype=F64, requires_grad=True)
+    run = DenseQuasiNewton([x], update).run(rosenbrock_closure(x), 200)
+    assert torch.allclose(x.detach(), torch.ones(2, dtype=F64), atol=1e-8)
+    assert run.loss < 1e-16 and run.iterations < 100
+    assert "gradient norm" in run.stop
+
+
+@pytest.mark.parametrize("update", UPDATES)
+def test_quasi_newton_solves_a_convex_quadratic(update):
+    generator = torch.Generator().manual_seed(0)
+    M = torch.randn(20, 20, generator=generator, dtype=F64)
+    A = M @ M.T + torch.eye(20, dtype=F64)
+    b = torch.randn(20, generator=generator, dtype=F64)
+    z = torch.zeros(20, dtype=F64, requires_grad=True)
+
+    def closure():
+        z.grad = None
+        f = 0.5 * z @ A @ z - b @ z
+        f.backward()
+        return f.detach()
+
+    losses = []
+    DenseQuasiNewton([z], update).run(closure, 200, on_iteration=lambda k, loss: losses.append(loss))
+    assert torch.allclose(z.detach(), torch.linalg.solve(A, b), rtol=0, atol=1e-7)
+    assert all(b <= a for a, b in zip(losses, losses[1:]))  # Armijo: the loss never rises
+
+
+def test_quasi_newton_refuses_huge_networks_and_unknown_updates():
+    with pytest.raises(ValueError, match="dense inverse Hessian"):
+        DenseQuasiNewton([torch.zeros(30_000, requires_grad=True)])
+    with pytest.raises(ValueError, match="one of bfgs"):
+        DenseQuasiNewton([torch.zeros(3, requires_grad=True)], "newton")
+
+
+def test_levenberg_marquardt_fits_a_linear_model_in_one_step_and_a_nonlinear_one():
+    generator = torch.Generator().manual_seed(1)
+    A = torch.randn(50, 5, generator=generator, dtype=F64)
+    y = torch.randn(50, generator=generator, dtype=F64)
+    theta = torch.zeros(5, dtype=F64, requires_grad=True)
+    residuals = lambda: (A @ theta - y).detach()
+    run = LevenbergMarquardt([theta], damping=1e-12).run(residuals, lambda: (residuals(), A), 1)
+    assert torch.allclose(theta.detach(), torch.linalg.lstsq(A, y[:, None]).solution[:, 0], atol=1e-9)
+    assert run.iterations == 1
+
+    t = torch.linspace(0, 2, 40, dtype=F64)
+    data = 3.0 * torch.exp(-1.5 * t)
+    p = torch.tensor([1.0, 0.1], dtype=F64, requires_grad=True)
+    model_residual = lambda: (p[0] * torch.exp(-p[1] * t) - data).detach()
+
+    def jacobian():
+        e = torch.exp(-p[1] * t).detach()
+        return model_residual(), torch.stack([e, -p[0].detach() * t * e], dim=1)
+
+    for svd_rank in (0, 2):
+        p.data = torch.tensor([1.0, 0.1], dtype=F64)
+        LevenbergMarquardt([p], svd_rank=svd_rank).run(model_residual, jacobian, 100)
+        assert torch.allclose(p.detach(), torch.tensor([3.0, 1.5], dtype=F64), atol=1e-8)
+
+
+def pinn():
+    def residual(x, y, u_xx, u_yy):
+        return u_xx + u_yy + 2 * math.pi**2 * torch.sin(math.pi * x) * torch.sin(math.pi * y)
+
+    problem = Problem.define("poisson", domain=Rectangle((0.0, 0.0), (1.0, 1.0)), residual=residual,
+                             conditions={"boundary": Dirichlet(0.0)})
+    settings = resolve_settings(problem, {"width": 8, "depth": 2, "points": 200, "boundary_points": 80,
+                                          "dtype": "float64", "weights": {"boundary": 10.0}})
+    model = build_model(problem, settings)
+    collocation = sample_collocation(problem, settings, make_sampler("sobol", seed=0), F64, torch.device("cpu"))
+    return problem, model, collocation, term_weights(problem, settings)
+
+
+def total_loss(problem, model, collocation, weights):
+    terms = loss_terms(problem, model, collocation)
+    return sum(weights[k] * v for k, v in terms.items())
+
+
+def test_residual_vector_is_the_weighted_loss_and_its_jacobian_the_gradient():
+    problem, model, collocation, weights = pinn()
+    loss = total_loss(problem, model, collocation, weights)
+    r, J = residual_jacobian(problem, model, collocation, weights)
+    assert float(r @ r) == pytest.approx(float(loss.detach()), rel=1e-12)
+    model.zero_grad()
+    loss.backward()
+    gradient = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    assert torch.allclose(2 * J.T @ r, gradient, rtol=1e-9, atol=1e-12)
+    assert model.engine == "auto"  # the func engine was only borrowed for the Jacobian
+
+
+@pytest.mark.parametrize("method", ["lm", "lm-svd", "bfgs", "ssbroyden"])
+def test_second_order_methods_lower_a_pinn_loss_monotonically(method):
+    problem, model, collocation, weights = pinn()
+    start = float(total_loss(problem, model, collocation, weights).detach())
+    losses = []
+    params = list(model.parameters())
+    record = lambda k, loss: losses.append(loss)
+    if method.startswith("lm"):
+        optimizer = LevenbergMarquardt(params, svd_rank=40 if method == "lm-svd" else 0)
+        optimizer.run(lambda: residual_vector(problem, model, collocation, weights),
+                      lambda: residual_jacobian(problem, model, collocation, weights), 15, record)
+    else:
+        def closure():
+            model.zero_grad()
+            loss = total_loss(problem, model, collocation, weights)
+            loss.backward()
+            return loss.detach()
+        DenseQuasiNewton(params, method).run(closure, 40, record)
+    assert losses and all(b <= a for a, b in zip([start] + losses, losses))
+    assert losses[-1] < 0.05 * start

@@ -29,7 +29,7 @@ from torch.func import functional_call, jacrev, vmap
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 ResidualFunction = Callable[[], torch.Tensor]
-JacobianFunction = Callable[[], tuple[torch.Tensor, torch.Tensor]]
+JacobianFunction = Callable[[], torch.Tensor]
 
 
 @dataclass
@@ -40,7 +40,8 @@ class GaussNewtonRun:
 
 
 class LevenbergMarquardt:
-    """Minimize |residuals()|^2 over ``parameters``; ``jacobian()`` returns (r, dr/dtheta)."""
+    """Minimize |residuals()|^2 over ``parameters``; ``jacobian()`` returns dr/dtheta at the
+    current parameters (the residuals there are known already: the accepted trial's)."""
 
     def __init__(self, parameters: Sequence[torch.Tensor], damping: float = 1e-3, svd_rank: int = 0,
                  max_tries: int = 12) -> None:
@@ -63,7 +64,7 @@ class LevenbergMarquardt:
             on_iteration: Callable[[int, float], bool | None] | None = None) -> GaussNewtonRun:
         """Up to ``iterations`` accepted steps; ``on_iteration(k, loss)`` may return True to stop."""
         done, stop = 0, f"reached {iterations} iterations"
-        r, J = jacobian()
+        r, J = residuals(), jacobian()
         loss = float(r @ r)
         if not math.isfinite(loss):
             return GaussNewtonRun(0, loss, f"the loss is {loss} at the start")
@@ -86,8 +87,7 @@ class LevenbergMarquardt:
                         "the loss is at a minimum of the Gauss-Newton model or at round-off level")
                 break
             done += 1
-            r, J = jacobian()
-            loss = float(r @ r)
+            r, J, loss = trial, jacobian(), new_loss
             if on_iteration is not None and on_iteration(done, loss):
                 stop = "stopped by the caller"
                 break

@@ -62,10 +62,10 @@ def residual_vector(problem: Problem, model: torch.nn.Module, collocation: Collo
 
 
 def residual_jacobian(problem: Problem, model: torch.nn.Module, collocation: Collocation,
-                      weights: Mapping[str, float], chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """(r, dr/dtheta): the Jacobian point by point with torch.func (the model's derivatives
-    taken with the ``func`` engine meanwhile, which composes with ``vmap`` and ``jacrev``)."""
-    r = residual_vector(problem, model, collocation, weights)
+                      weights: Mapping[str, float], chunk: int = 256) -> torch.Tensor:
+    """dr/dtheta, rows in the order of ``residual_vector``: the Jacobian point by point with
+    torch.func (the model's derivatives taken with the ``func`` engine meanwhile, which composes
+    with ``vmap`` and ``jacrev``)."""
     rows = []
     with func_engine(model):
         for evaluate, inputs in term_groups(problem, model, collocation, weights):
@@ -73,7 +73,7 @@ def residual_jacobian(problem: Problem, model: torch.nn.Module, collocation: Col
                 return evaluate(*(None if x is None else x[None] for x in xs))[0]
 
             rows.append(pointwise_jacobian(model, one_point, inputs, chunk))
-    return r, torch.cat(rows)
+    return torch.cat(rows)
 
 
 @contextmanager

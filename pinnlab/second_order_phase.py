@@ -77,7 +77,7 @@ def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
         def residuals() -> torch.Tensor:
             return residual_vector(problem, model, trainer.collocation, trainer.weights)
 
-        def jacobian() -> tuple[torch.Tensor, torch.Tensor]:
+        def jacobian() -> torch.Tensor:
             return residual_jacobian(problem, model, trainer.collocation, trainer.weights)
 
         run = optimizer.run(residuals, jacobian, remaining, on_iteration)

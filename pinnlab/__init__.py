@@ -13,13 +13,13 @@ from .geometry import (
 )
 from .network import MLP
 from .problem import Problem, load_problem
-from .reference import Exact, GridData
+from .reference import Exact, GridData, TableData
 from .settings import Settings
 from .solve import SolveResult, resolve_settings, solve
 
 __all__ = [
     "Box", "Dirichlet", "Disk", "EquationError", "Exact", "Geometry", "GridData", "Hyperbox", "Initial",
     "InitialRate", "Interval", "MLP", "Neumann", "Periodic", "Polygon", "Problem", "Rectangle",
-    "Robin", "Settings", "SolveResult", "SpaceTime", "TimeInterval", "load_problem",
+    "Robin", "Settings", "SolveResult", "SpaceTime", "TableData", "TimeInterval", "load_problem",
     "resolve_settings", "solve",
 ]

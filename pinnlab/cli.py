@@ -75,7 +75,9 @@ def run_solve(args: argparse.Namespace) -> int:
         keys.insert(4, "second_order_stop")
     summary = {k: result.metrics[k] for k in keys}
     print(json.dumps(summary, indent=2))
-    print(f"results written to {out_dir}/ (metrics.json, fields.h5 + fields.xdmf, solution.png, loss.png, model.pt)")
+    written = "metrics.json, fields.h5 + fields.xdmf, solution.png, loss.png" + (
+        ", weights.png" if result.metrics.get("weight_history") else "")
+    print(f"results written to {out_dir}/ ({written}, model.pt)")
     return 0
 
 

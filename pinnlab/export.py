@@ -254,8 +254,8 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
     """Evaluate the model saved in ``run_dir`` on a grid; write ``out`` (HDF5) and its XDMF.
 
     ``out`` defaults to ``run_dir/export.h5``. Reference and error are written when the problem's
-    reference is an ``Exact`` function (tabulated ``GridData`` has its own grid). Everything is
-    checked before the first point is evaluated.
+    reference is an ``Exact`` function (tabulated ``GridData`` and ``TableData`` have their own
+    points). Everything is checked before the first point is evaluated.
     """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1 point, got {chunk}")
@@ -274,8 +274,8 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
     exact = problem.reference if isinstance(problem.reference, Exact) else None
     referenced = selection.fields if exact is not None else ()
     if problem.reference is not None and exact is None and selection.fields:
-        notes.append("the reference is tabulated (GridData), so no reference or error is written "
-                     "on the export grid")
+        notes.append("the reference is tabulated (GridData or TableData), so no reference or error is "
+                     "written on the export grid")
     names = [derivative_name(d, problem.inputs) for d in selection.derivatives]
     datasets = {"prediction": selection.fields, "reference": referenced, "error": referenced,
                 "residual": selection.residuals, "derivatives": names}

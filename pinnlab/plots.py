@@ -249,6 +249,26 @@ def plot_loss_history(
     _save(fig, path)
 
 
+def plot_weight_history(path: str | os.PathLike[str], history: list[tuple[int, dict[str, float]]]) -> None:
+    """Save a semilog-y PNG of each loss term's weight at every balancing update (``balance``):
+    which terms the balancing found stiff or neglected, and whether the weights settled."""
+    if not history:
+        raise ValueError("weight history is empty: nothing to plot")
+    steps = np.array([step for step, _ in history])
+    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for name in history[0][1]:
+        values = np.array([weights[name] for _, weights in history], dtype=np.float64)
+        if np.any(values > 0):
+            ax.plot(steps, np.where(values > 0, values, np.nan), marker=".", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("weight")
+    ax.set_title("loss term weights (balancing)")
+    ax.legend(loc="best")
+    _save(fig, path)
+
+
 def plot_collocation(
     path: str | os.PathLike[str],
     *,

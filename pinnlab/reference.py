@@ -4,10 +4,17 @@
 field) or a dict of fields. ``GridData(path, axes=..., fields=...)`` is tabulated data on a tensor
 grid in ``.npz`` or ``.mat`` (MATLAB v5) form; a relative path is taken from the equation module's
 folder. Both give values on a grid, which is where pinnlab measures the error and writes fields.
+
+``TableData(path, inputs=..., fields=...)`` reads a text table (COMSOL exports: ``%`` header
+lines, whitespace-separated columns). Points that form a tensor grid, even non-uniform and in any
+row order, become a grid like ``GridData``'s. Scattered points (mesh nodes) are kept as they are,
+in ``ReferenceGrid.scattered``: the error is measured at those points, because interpolating them
+onto a grid would add an interpolation error larger than a good solution's own.
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +28,23 @@ from .conditions import Layout
 
 
 @dataclass(frozen=True)
+class ScatteredValues:
+    """Reference values at scattered points ``(N, d)`` (columns in input order), each field (N,)."""
+
+    points: np.ndarray
+    values: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class ReferenceGrid:
-    """Reference values on a tensor grid: one 1D axis per input, in the problem's input order."""
+    """Reference values on a tensor grid: one 1D axis per input, in the problem's input order.
+
+    ``scattered`` holds a reference known only at scattered points; ``values`` is then empty and
+    the grid (``default_axes``) only serves the pictures and ``fields.h5``."""
 
     axes: dict[str, np.ndarray]
     values: dict[str, np.ndarray]
+    scattered: ScatteredValues | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -64,7 +83,8 @@ class Reference(ABC):
     @abstractmethod
     def on_grid(self, layout: Layout, base_dir: Path | None,
                 default_axes: dict[str, np.ndarray]) -> ReferenceGrid:
-        """Reference values on its own grid, or on ``default_axes`` if it has none."""
+        """Reference values on its own grid, or on ``default_axes`` if it has none; a reference
+        known at scattered points returns ``default_axes`` with no values and ``scattered`` set."""
 
 
 @dataclass(frozen=True)
@@ -166,3 +186,121 @@ class GridData(Reference):
             array = getattr(array, part) if part in ("real", "imag") else np.real_if_close(array)
             values[f] = np.transpose(np.asarray(array, dtype=np.float64), order)
         return ReferenceGrid({name: data_axes[name] for name in layout.inputs}, values)
+
+
+def header_labels(path: Path) -> list[str]:
+    """Column labels from the last ``%`` line before the data (COMSOL separates them by 2+ spaces)."""
+    last = ""
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if not line.lstrip().startswith("%"):
+                break
+            last = line.lstrip()[1:]
+    return [label.strip() for label in re.split(r"\s{2,}", last.strip()) if label.strip()]
+
+
+@dataclass(frozen=True)
+class TableData(Reference):
+    """A text table of points and values, such as a COMSOL export (``%`` header lines).
+
+    ``inputs`` and ``fields`` map each input and field to a column: an index from 0, or a name
+    matching the first word of a label in the last header line (``"u"`` matches ``u (1) @ t=0``,
+    case-insensitively). Left out, the inputs are the first columns in input order and the fields
+    the next ones in field order. Rows on a tensor grid (any order, any spacing) give that grid;
+    other rows are scattered points, where the error is then measured.
+    """
+
+    path: str | Path
+    inputs: Mapping[str, int | str] | None = None
+    fields: Mapping[str, int | str] | None = None
+    decimals: int = 9  # coordinates are rounded to this many decimals to recognise a grid
+
+    def _path(self, base_dir: Path | None) -> Path:
+        return resolve(self.path, base_dir)
+
+    def check(self, layout, base_dir):
+        path = self._path(base_dir)
+        if not path.is_file():
+            raise EquationError(
+                f"reference file {path} does not exist (declared as TableData('{self.path}'); relative "
+                f"paths start at the equation module's folder). Pass --no-reference to solve without it."
+            )
+        if self.inputs is not None and set(self.inputs) != set(layout.inputs):
+            raise EquationError(
+                f"reference {path.name}: inputs {list(self.inputs)} must name every input exactly once "
+                f"({', '.join(layout.inputs)})"
+            )
+        unknown = [f for f in (self.fields or {}) if f not in layout.fields]
+        if unknown:
+            raise EquationError(f"reference {path.name}: {', '.join(unknown)} is not a field")
+
+    def columns(self, layout: Layout, path: Path, width: int) -> tuple[list[int], dict[str, int]]:
+        """Column index of each input (in input order) and of each field."""
+        inputs = self.inputs if self.inputs is not None else {n: k for k, n in enumerate(layout.inputs)}
+        d = len(layout.inputs)
+        fields = self.fields if self.fields is not None else {f: d + k for k, f in enumerate(layout.fields)}
+        labels = header_labels(path) if any(isinstance(c, str) for c in [*inputs.values(), *fields.values()]) else []
+
+        def index(name: str, column: int | str) -> int:
+            if isinstance(column, str):
+                found = [k for k, label in enumerate(labels) if label.split()[0].lower() == column.lower()]
+                if len(found) != 1:
+                    raise EquationError(
+                        f"reference {path}: {'no' if not found else 'more than one'} column named "
+                        f"'{column}' for '{name}' (header labels: {', '.join(labels) or 'none'})"
+                    )
+                column = found[0]
+            if not 0 <= column < width:
+                raise EquationError(
+                    f"reference {path}: column {column} for '{name}' does not exist; the table has {width} columns"
+                )
+            return int(column)
+
+        return [index(n, inputs[n]) for n in layout.inputs], {f: index(f, c) for f, c in fields.items()}
+
+    def load(self, path: Path) -> np.ndarray:
+        """The table as float64 (rows, columns); fails naming the file on ragged or non-numeric rows."""
+        try:
+            table = np.loadtxt(path, comments="%", dtype=np.float64, ndmin=2)
+        except ValueError as error:
+            raise EquationError(
+                f"reference {path}: expected a table of numbers, the same count on every row, "
+                f"after '%' header lines ({error})"
+            ) from None
+        if table.size == 0:
+            raise EquationError(f"reference {path}: no data rows (expected whitespace-separated numbers)")
+        return table
+
+    def on_grid(self, layout, base_dir, default_axes):
+        self.check(layout, base_dir)
+        path = self._path(base_dir)
+        table = self.load(path)
+        input_columns, field_columns = self.columns(layout, path, table.shape[1])
+        points = table[:, input_columns]
+        values = {f: table[:, k] for f, k in field_columns.items()}
+        grid = tensor_grid(points, values, layout.inputs, self.decimals)
+        if grid is not None:
+            return grid
+        return ReferenceGrid(dict(default_axes), {}, ScatteredValues(points, values))
+
+
+def tensor_grid(points: np.ndarray, values: dict[str, np.ndarray], inputs: tuple[str, ...],
+                decimals: int) -> ReferenceGrid | None:
+    """The rows as a ReferenceGrid if they fill a tensor grid exactly once, else None."""
+    rounded = np.round(points, decimals)
+    axes, where = [], []
+    for k in range(points.shape[1]):
+        axis, index = np.unique(rounded[:, k], return_inverse=True)
+        axes.append(axis)
+        where.append(index.ravel())
+    shape = tuple(len(a) for a in axes)
+    if int(np.prod(shape)) != len(points) or len(points) < 2 ** points.shape[1]:
+        return None
+    flat = np.ravel_multi_index(tuple(where), shape)
+    if len(np.unique(flat)) != len(points):
+        return None
+    order = np.argsort(flat)
+    return ReferenceGrid(
+        {name: axis for name, axis in zip(inputs, axes)},
+        {f: v[order].reshape(shape) for f, v in values.items()},
+    )

@@ -17,6 +17,7 @@ from .quasi_newton import UPDATES
 REFINE_METHODS = ("none", "rar", "rar-d", "rad")
 SECOND_ORDER = ("none", *UPDATES, "lm")
 CURRICULUM_MODES = ("grow", "march")
+BALANCE_METHODS = ("none", "grad-norm", "ntk")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ class Settings:
     second_order_steps: int = 0
     lm_svd_rank: int = 0  # lm: steps within the Jacobian's leading singular directions; 0: all
     weights: Mapping[str, float] = field(default_factory=dict)
+    # adaptive term weights during Adam (see pinnlab/loss_balancing.py)
+    balance: str = "none"  # none, grad-norm, ntk
+    balance_every: int = 100
+    balance_alpha: float = 0.9
+    balance_points: int = 256  # ntk: points per term for the kernel traces
     # numerics and reproducibility
     engine: str = "auto"
     compile: str = "auto"  # torch.compile the jets: on, off, auto (long runs; see pinnlab/compiling.py)
@@ -104,7 +110,7 @@ class Settings:
         if self.activation not in ACTIVATIONS:
             problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'")
         for name in ("points", "boundary_points", "width", "depth", "log_every", "refine_every", "refine_pool", "causal_bins",
-                     "checkpoint_every"):
+                     "checkpoint_every", "balance_every", "balance_points"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("steps", "lbfgs_steps", "resample_every", "fourier_features", "refine_points", "threads", "lbfgs_restarts",
@@ -114,6 +120,10 @@ class Settings:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.second_order not in SECOND_ORDER:
             problems.append(f"second_order must be one of {', '.join(SECOND_ORDER)}, got '{self.second_order}'")
+        if self.balance not in BALANCE_METHODS:
+            problems.append(f"balance must be one of {', '.join(BALANCE_METHODS)}, got '{self.balance}'")
+        if not 0.0 <= self.balance_alpha < 1.0:
+            problems.append(f"balance_alpha must be in [0, 1), got {self.balance_alpha}")
         if self.refine not in REFINE_METHODS:
             problems.append(f"refine must be one of {', '.join(REFINE_METHODS)}, got '{self.refine}'")
         if self.curriculum_mode not in CURRICULUM_MODES:

@@ -29,7 +29,7 @@ from .evaluation import condition_residual_values, evaluate_in_chunks
 from .fields_h5 import write_fields
 from .losses import Collocation, loss_terms, rank_share, sample_collocation, term_weights
 from .model import FieldModel, build_model, resolve_device
-from .plots import plot_collocation, plot_fields, plot_loss_history
+from .plots import plot_collocation, plot_fields, plot_loss_history, plot_weight_history
 from .problem import Problem
 from .reference import ReferenceGrid, grid_points
 from .refinement import Redraw, Refinement
@@ -109,13 +109,14 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
     prediction = predict_on_grid(model, problem, grid)
     metrics = {
         "equation": problem.name,
-        "rel_l2": relative_l2(prediction, grid),
+        "rel_l2": {**relative_l2(prediction, grid), **scattered_relative_l2(model, grid)},
         "final_losses": training.final_losses,
         "steps": training.steps,
         "adam_steps": settings.steps,
         "lbfgs_iterations": training.lbfgs_iterations,
         "lbfgs_stop": training.lbfgs_stop,
         "second_order_stop": training.second_order_stop,
+        "weight_history": [{"step": step, "weights": w} for step, w in training.weight_history],
         "rollbacks": training.rollbacks,
         "resumed_from_step": training.resumed_from,
         "time_windows": [{"step": step, "t_end": end} for step, end in training.stages],
@@ -208,6 +209,29 @@ def relative_l2(prediction: dict[str, np.ndarray], grid: ReferenceGrid) -> dict[
     return errors
 
 
+def scattered_relative_l2(model: torch.nn.Module, grid: ReferenceGrid) -> dict[str, float]:
+    """||prediction - reference|| / ||reference|| per field at a scattered reference's own points."""
+    if grid.scattered is None:
+        return {}
+    values = predict(model, grid.scattered.points)
+    fields = list(model.fields)
+    return {f: float(np.linalg.norm(values[:, fields.index(f)] - ref) / max(np.linalg.norm(ref), 1e-300))
+            for f, ref in grid.scattered.values.items()}
+
+
+def reference_cloud(model: torch.nn.Module, grid: ReferenceGrid) -> dict[str, dict[str, np.ndarray]]:
+    """A scattered reference as the point cloud ``reference``: per field the reference values,
+    the prediction (``<field>_prediction``) and the error (``<field>_error``) at its points."""
+    if grid.scattered is None:
+        return {}
+    values = predict(model, grid.scattered.points)
+    cloud = {"coordinates": grid.scattered.points}
+    for f, ref in grid.scattered.values.items():
+        predicted = values[:, list(model.fields).index(f)]
+        cloud.update({f: ref, f"{f}_prediction": predicted, f"{f}_error": predicted - ref})
+    return {"reference": cloud}
+
+
 def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: torch.nn.Module,
                   training: TrainingResult, grid: ReferenceGrid, prediction: dict[str, np.ndarray],
                   metrics: dict[str, Any], started: float) -> None:
@@ -218,7 +242,8 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: to
         prediction=prediction, reference=grid.values or None, loss_history=history,
         residual=residuals_on_grid(problem, model, grid, mask),
         points={**collocation_clouds(problem, model, training.collocation),
-                **refinement_clouds(training.refinements), **redraw_clouds(training.redraws)},
+                **refinement_clouds(training.refinements), **redraw_clouds(training.redraws),
+                **reference_cloud(model, grid)},
         attrs={"settings": settings.as_dict(), "metrics": metrics, "source": problem.source_text,
                "seed": settings.seed},
     )
@@ -230,6 +255,8 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: to
         starts = [problem.domain.time.t0] + [end for _, end in training.stages[:-1]]
         windows = [(step, f"{start:.3g} <= t <= {end:.3g}") for (step, end), start in zip(training.stages, starts)]
     plot_loss_history(out_dir / "loss.png", loss_history=history, phases=training.phases + windows)
+    if training.weight_history:
+        plot_weight_history(out_dir / "weights.png", training.weight_history)
     if len(grid.axes) == 2 and training.collocation is not None:
         field = problem.fields[0]
         plot_collocation(out_dir / "collocation.png", axes=grid.axes, field=field, values=prediction[field],

@@ -34,6 +34,7 @@ from .problem import Problem
 from .progress import Progress, progress
 from .refinement import Redraw, Refinement, redraw_record, refine
 from .gauss_newton import LevenbergMarquardt
+from .loss_balancing import LossBalancer
 from .quasi_newton import DenseQuasiNewton
 from .sampling import make_sampler
 from .second_order_phase import check_second_order, make_second_order, run_second_order
@@ -68,6 +69,8 @@ class TrainingResult:
     # marching, one network per window (pinnlab/time_marching.py)
     solution: torch.nn.Module | None = None
     second_order_stop: str = "not run"
+    # balance=grad-norm|ntk: (step, weights) after each update (pinnlab/loss_balancing.py)
+    weight_history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
 
 
 class History:
@@ -156,7 +159,8 @@ class Trainer:
     iteration: line searches that needed several trials) is simply continued with the same
     optimizer and its curvature pairs. A line search that stalls far from convergence (stale
     curvature pairs, float32 round-off) restarts L-BFGS afresh, up to ``lbfgs_restarts`` times,
-    instead of ending early.
+    instead of ending early. With ``balance``, the term weights are updated during Adam
+    (pinnlab/loss_balancing.py) and stay fixed from L-BFGS on.
     """
 
     def __init__(self, problem: Problem, model: torch.nn.Module, settings: Settings,
@@ -180,6 +184,11 @@ class Trainer:
         self.redraws: list[Redraw] = []
         self.active = self.problem  # the problem on the current time window
         self.weights = term_weights(problem, settings)
+        self.balancer = None if settings.balance == "none" else LossBalancer(
+            settings.balance, settings.balance_every, settings.balance_alpha, settings.balance_points, settings.seed)
+        if self.balancer is not None:
+            check_balance(problem, settings, self.weights)
+        self.weight_history: list[tuple[int, dict[str, float]]] = []
         if self.curriculum is not None:
             self.enter_window()
         self.collocation = sample_collocation(self.active, self.share, self.sampler, self.dtype, self.device)
@@ -264,7 +273,7 @@ class Trainer:
             history=self.history.data, phases=self.phases, collocation=collocation,
             rollbacks=self.rollbacks, resumed_from=self.resumed_from, refinements=refinements,
             stages=self.stages, redraws=redraws, solution=self.solution(),
-            second_order_stop=self.second_order_stop,
+            second_order_stop=self.second_order_stop, weight_history=self.weight_history,
         )
 
     def run_adam(self, bar: Progress) -> None:
@@ -279,6 +288,9 @@ class Trainer:
             self.adam.zero_grad(set_to_none=True)
             terms, total = self.evaluate()
             check_finite(terms, self.step, "adam")
+            if self.balancer is not None and self.balancer.due(self.step):
+                self.balance(terms)
+                total = weighted_total(terms, self.weights)
             self.log(terms, total)
             self.backward(total)
             self.adam.step()
@@ -377,6 +389,12 @@ class Trainer:
         if self.settings.refine != "none":
             shown["points"] = len(self.collocation.interior) * self.world
         bar.set_postfix(shown)
+
+    def balance(self, terms: dict[str, torch.Tensor]) -> None:
+        """Move the term weights towards balance (pinnlab/loss_balancing.py) and record them."""
+        self.weights = self.balancer.update(self.active, self.model, self.collocation, terms, self.weights,
+                                            self.step)
+        self.weight_history.append((self.step, dict(self.weights)))
 
     def enter_window(self) -> None:
         """Set up the curriculum's current time window: its problem (points are drawn there), its
@@ -535,7 +553,8 @@ class Trainer:
             "causal": None if self.causal is None else self.causal.state_dict(),
             "stages": [list(s) for s in self.stages],
             "windows": self.windows,
-            "weights": self.weights, "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
+            "weights": self.weights, "weight_history": [[step, w] for step, w in self.weight_history],
+            "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
             "best_loss": self.best_loss, "saved_at": self.saved_at,
         }
 
@@ -568,7 +587,8 @@ class Trainer:
         if self.curriculum is not None:
             self.curriculum.load_state_dict(state["curriculum"])
             self.active = self.curriculum.windowed(self.problem)
-            self.weights = self.window_weights()
+        self.weights = dict(state["weights"])  # balanced weights, or the window's
+        self.weight_history = [(step, w) for step, w in state.get("weight_history", [])]
         if self.causal is not None:
             self.causal.load_state_dict(state["causal"])
         self.windows = state.get("windows", [])
@@ -626,6 +646,19 @@ def train(problem: Problem, model: torch.nn.Module, settings: Settings,
     if resume_from is not None:
         trainer.resume(resume_from)
     return trainer.run()
+
+
+def check_balance(problem: Problem, settings: Settings, weights: dict[str, float]) -> None:
+    """Balancing needs two weighted terms to balance; say so instead of silently doing nothing."""
+    weighted = [name for name, w in weights.items() if w != 0.0]
+    if len(weighted) < 2:
+        off = [name for name, w in weights.items() if w == 0.0]
+        why = f" ({', '.join(off)}: exact or weight 0)" if off else ""
+        raise ValueError(f"balance={settings.balance}: {problem.name} has only one weighted loss term, "
+                         f"{', '.join(weighted) or 'none'}{why}; there is nothing to balance")
+    if not settings.steps:
+        raise ValueError(f"balance={settings.balance} updates the weights during Adam, but steps=0: "
+                         "L-BFGS and the second-order phase keep the weights fixed")
 
 
 def lbfgs_stop_reason(optimizer: torch.optim.LBFGS) -> str:

@@ -51,6 +51,8 @@ def run_until(problem, settings, store, stop_at=None, resume=False):
     ({"refine": "rar", "refine_points": 10, "refine_every": 20}, 105),  # inside L-BFGS, with RAR
     ({"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 40}, 85),  # inside SSBroyden
     ({"lbfgs_steps": 0, "second_order": "lm", "second_order_steps": 40}, 85),         # inside Levenberg-Marquardt
+    ({"balance": "grad-norm", "balance_every": 10}, 47),                # balanced weights, inside Adam
+    ({"balance": "ntk", "balance_every": 10, "balance_points": 50}, 47),
 ])
 def test_resumed_run_ends_bit_identical_to_uninterrupted(tmp_path, overrides, stop_at):
     problem = poisson()
@@ -70,6 +72,7 @@ def test_resumed_run_ends_bit_identical_to_uninterrupted(tmp_path, overrides, st
     for name, value in whole_model.state_dict().items():
         assert torch.equal(value, resumed_model.state_dict()[name]), name
     assert resumed.history == whole.history
+    assert resumed.weight_history == whole.weight_history
     assert torch.equal(resumed.collocation.interior, whole.collocation.interior)
 
 

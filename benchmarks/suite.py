@@ -16,14 +16,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import math
 import os
 import platform
 import shlex
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -37,7 +34,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 sys.path.insert(0, str(ROOT))
 from pinnlab.atomic import write_text  # noqa: E402
-from residuals import deepxde_installed, import_deepxde  # noqa: E402  (the sibling script)
+from defaults import run  # noqa: E402  (the sibling scripts)
+from residuals import deepxde_installed, import_deepxde  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -74,18 +72,8 @@ def shipped() -> list[str]:
 
 
 def solve(equation: str, extra: list[str]) -> dict:
-    """Run ``pinnlab solve`` on ``equation`` with its suite overrides and ``extra``."""
-    with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-m", "pinnlab.cli", "solve", str(ROOT / "equations" / f"{equation}.py"),
-                   "--out", out, "--quiet", *SUITE[equation].overrides, *extra]
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              check=False)
-        elapsed = time.perf_counter() - started
-        if done.returncode:
-            raise RuntimeError(f"{equation}: pinnlab solve failed:\n{done.stderr[-2000:]}")
-        metrics = json.loads((Path(out) / "metrics.json").read_text())
-    return {"seconds": elapsed, "rel_l2": metrics["rel_l2"], "steps": metrics["steps"]}
+    """Run ``pinnlab solve`` on ``equation`` (seed 0) with its suite overrides and ``extra``."""
+    return run(equation, 0, [*SUITE[equation].overrides, *extra])
 
 
 def verdict(errors: dict[str, float], target: float | None) -> str:

@@ -18,7 +18,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -131,6 +131,25 @@ def load_arrays(path: Path) -> Mapping[str, np.ndarray]:
     raise EquationError(f"reference file {path}: expected a .npz or .mat file")
 
 
+def check_declared(path: Path, declared: str, layout: Layout, inputs_word: str,
+                   inputs: Iterable[str] | None, fields: Iterable[str]) -> None:
+    """A file reference's file exists, its ``inputs`` (unless None: the table's default order)
+    name every input once, and its ``fields`` are fields; ``declared`` says how it was written."""
+    if not path.is_file():
+        raise EquationError(
+            f"reference file {path} does not exist (declared as {declared}; relative "
+            f"paths start at the equation module's folder). Pass --no-reference to solve without it."
+        )
+    if inputs is not None and set(inputs) != set(layout.inputs):
+        raise EquationError(
+            f"reference {path.name}: {inputs_word} {list(inputs)} must name every input exactly once "
+            f"({', '.join(layout.inputs)})"
+        )
+    unknown = [f for f in fields if f not in layout.fields]
+    if unknown:
+        raise EquationError(f"reference {path.name}: {', '.join(unknown)} is not a field")
+
+
 @dataclass(frozen=True)
 class GridData(Reference):
     """Tabulated reference on a tensor grid.
@@ -149,20 +168,7 @@ class GridData(Reference):
         return resolve(self.path, base_dir)
 
     def check(self, layout, base_dir):
-        path = self._path(base_dir)
-        if not path.is_file():
-            raise EquationError(
-                f"reference file {path} does not exist (declared as GridData('{self.path}'); relative "
-                f"paths start at the equation module's folder). Pass --no-reference to solve without it."
-            )
-        if set(self.axes) != set(layout.inputs):
-            raise EquationError(
-                f"reference {path.name}: axes {list(self.axes)} must name every input exactly once "
-                f"({', '.join(layout.inputs)})"
-            )
-        unknown = [f for f in self.fields if f not in layout.fields]
-        if unknown:
-            raise EquationError(f"reference {path.name}: {', '.join(unknown)} is not a field")
+        check_declared(self._path(base_dir), f"GridData('{self.path}')", layout, "axes", self.axes, self.fields)
 
     def on_grid(self, layout, base_dir, default_axes):
         self.check(layout, base_dir)
@@ -219,20 +225,8 @@ class TableData(Reference):
         return resolve(self.path, base_dir)
 
     def check(self, layout, base_dir):
-        path = self._path(base_dir)
-        if not path.is_file():
-            raise EquationError(
-                f"reference file {path} does not exist (declared as TableData('{self.path}'); relative "
-                f"paths start at the equation module's folder). Pass --no-reference to solve without it."
-            )
-        if self.inputs is not None and set(self.inputs) != set(layout.inputs):
-            raise EquationError(
-                f"reference {path.name}: inputs {list(self.inputs)} must name every input exactly once "
-                f"({', '.join(layout.inputs)})"
-            )
-        unknown = [f for f in (self.fields or {}) if f not in layout.fields]
-        if unknown:
-            raise EquationError(f"reference {path.name}: {', '.join(unknown)} is not a field")
+        check_declared(self._path(base_dir), f"TableData('{self.path}')", layout, "inputs", self.inputs,
+                       self.fields or {})
 
     def columns(self, layout: Layout, path: Path, width: int) -> tuple[list[int], dict[str, int]]:
         """Column index of each input (in input order) and of each field."""

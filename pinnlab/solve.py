@@ -107,9 +107,10 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
     if not main:
         return SolveResult(out_dir, {}, model, training)
     prediction = predict_on_grid(model, problem, grid)
+    at_points = predict_at_reference_points(model, grid)
     metrics = {
         "equation": problem.name,
-        "rel_l2": {**relative_l2(prediction, grid), **scattered_relative_l2(model, grid)},
+        "rel_l2": {**relative_l2(prediction, grid), **scattered_relative_l2(at_points, grid)},
         "final_losses": training.final_losses,
         "steps": training.steps,
         "adam_steps": settings.steps,
@@ -129,7 +130,7 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         "versions": {"pinnlab": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {settings.device}",
     }
-    write_outputs(out_dir, problem, settings, model, training, grid, prediction, metrics, started)
+    write_outputs(out_dir, problem, settings, model, training, grid, prediction, at_points, metrics, started)
     return SolveResult(out_dir, metrics, model, training)
 
 
@@ -199,42 +200,49 @@ def predict_on_grid(model: torch.nn.Module, problem: Problem, grid: ReferenceGri
     return prediction
 
 
+def relative_error(predicted: np.ndarray, reference: np.ndarray) -> float:
+    """||predicted - reference|| / ||reference||."""
+    return float(np.linalg.norm(predicted - reference) / max(np.linalg.norm(reference), 1e-300))
+
+
 def relative_l2(prediction: dict[str, np.ndarray], grid: ReferenceGrid) -> dict[str, float]:
     """||prediction - reference|| / ||reference|| per field, over grid points inside the domain."""
     errors = {}
     for f, ref in grid.values.items():
         inside = np.isfinite(prediction[f]) & np.isfinite(ref)
-        diff = prediction[f][inside] - ref[inside]
-        errors[f] = float(np.linalg.norm(diff) / max(np.linalg.norm(ref[inside]), 1e-300))
+        errors[f] = relative_error(prediction[f][inside], ref[inside])
     return errors
 
 
-def scattered_relative_l2(model: torch.nn.Module, grid: ReferenceGrid) -> dict[str, float]:
-    """||prediction - reference|| / ||reference|| per field at a scattered reference's own points."""
+def predict_at_reference_points(model: torch.nn.Module, grid: ReferenceGrid) -> dict[str, np.ndarray]:
+    """The prediction per field at a scattered reference's own points (empty without one)."""
     if grid.scattered is None:
         return {}
     values = predict(model, grid.scattered.points)
-    fields = list(model.fields)
-    return {f: float(np.linalg.norm(values[:, fields.index(f)] - ref) / max(np.linalg.norm(ref), 1e-300))
-            for f, ref in grid.scattered.values.items()}
+    return {f: values[:, k] for k, f in enumerate(model.fields)}
 
 
-def reference_cloud(model: torch.nn.Module, grid: ReferenceGrid) -> dict[str, dict[str, np.ndarray]]:
+def scattered_relative_l2(at_points: dict[str, np.ndarray], grid: ReferenceGrid) -> dict[str, float]:
+    """Relative L2 error per field at a scattered reference's points, from the prediction there."""
+    if grid.scattered is None:
+        return {}
+    return {f: relative_error(at_points[f], ref) for f, ref in grid.scattered.values.items()}
+
+
+def reference_cloud(at_points: dict[str, np.ndarray], grid: ReferenceGrid) -> dict[str, dict[str, np.ndarray]]:
     """A scattered reference as the point cloud ``reference``: per field the reference values,
     the prediction (``<field>_prediction``) and the error (``<field>_error``) at its points."""
     if grid.scattered is None:
         return {}
-    values = predict(model, grid.scattered.points)
     cloud = {"coordinates": grid.scattered.points}
     for f, ref in grid.scattered.values.items():
-        predicted = values[:, list(model.fields).index(f)]
-        cloud.update({f: ref, f"{f}_prediction": predicted, f"{f}_error": predicted - ref})
+        cloud.update({f: ref, f"{f}_prediction": at_points[f], f"{f}_error": at_points[f] - ref})
     return {"reference": cloud}
 
 
 def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: torch.nn.Module,
                   training: TrainingResult, grid: ReferenceGrid, prediction: dict[str, np.ndarray],
-                  metrics: dict[str, Any], started: float) -> None:
+                  at_points: dict[str, np.ndarray], metrics: dict[str, Any], started: float) -> None:
     history = {k: np.asarray(v) for k, v in training.history.items()}
     mask = np.isfinite(next(iter(prediction.values())))
     write_fields(
@@ -243,7 +251,7 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: to
         residual=residuals_on_grid(problem, model, grid, mask),
         points={**collocation_clouds(problem, model, training.collocation),
                 **refinement_clouds(training.refinements), **redraw_clouds(training.redraws),
-                **reference_cloud(model, grid)},
+                **reference_cloud(at_points, grid)},
         attrs={"settings": settings.as_dict(), "metrics": metrics, "source": problem.source_text,
                "seed": settings.seed},
     )

@@ -8,7 +8,7 @@ import torch
 from pinnlab import load_problem, resolve_settings
 from pinnlab.derivatives import Derivative
 from pinnlab.model import build_model
-from pinnlab.solve import evaluation_grid, scattered_relative_l2
+from pinnlab.solve import evaluation_grid, predict_at_reference_points, scattered_relative_l2
 from pinnlab.training import train
 
 HOLES = load_problem("equations/laplace_holes.py")
@@ -45,6 +45,7 @@ def test_short_solve_matches_the_reference_at_the_nodes():
     torch.manual_seed(settings.seed)
     model = build_model(HOLES, settings)
     train(HOLES, model, settings)
-    error = scattered_relative_l2(model, evaluation_grid(HOLES, settings))["u"]
+    grid = evaluation_grid(HOLES, settings)
+    error = scattered_relative_l2(predict_at_reference_points(model, grid), grid)["u"]
     # measured 7.0e-2; the boundary blend alone (network output 0) gives 0.27, u = 1 - u_ref 1.27
     assert error < 0.15, error

@@ -2,16 +2,14 @@
 (x, t) order, and a short solve on an early time window matches the reference (a sign error or a
 swapped real/imaginary part would fail it)."""
 
-import dataclasses
 import math
 
 import numpy as np
 import torch
 
-from pinnlab import Interval, TimeInterval, load_problem, resolve_settings
-from pinnlab.model import build_model
-from pinnlab.solve import evaluation_grid, predict_on_grid, relative_l2
-from pinnlab.training import Trainer
+from pinnlab import Interval, load_problem, resolve_settings
+from pinnlab.solve import evaluation_grid, relative_l2
+from test_equation_kdv import solve_first_tenth  # the same short solve on t in [0, 0.1]
 
 NLS = load_problem("equations/nls.py")
 
@@ -49,18 +47,8 @@ def test_reference_satisfies_the_module_residuals_with_their_signs():
 
 
 def test_short_solve_on_an_early_window_matches_the_reference():
-    # t in [0, 0.1] only, one window, a small float64 network: about 20 s on one thread
-    problem = dataclasses.replace(NLS, domain=Interval(-5.0, 5.0) * TimeInterval(0.0, 0.1))
-    settings = resolve_settings(problem, {
-        "progress": False, "curriculum": 0, "dtype": "float64", "width": 32, "depth": 3,
-        "points": 1000, "boundary_points": 128, "steps": 300, "lbfgs_steps": 300,
-        "resample_every": 0, "compile": "off", "threads": 1, "checkpoint_every": 100000,
-    })
-    torch.manual_seed(settings.seed)
-    model = build_model(problem, settings)
-    result = Trainer(problem, model, settings, None, None).run()
-    grid = evaluation_grid(problem, settings)
-    prediction = predict_on_grid(model, problem, grid)
+    # about 20 s on one thread
+    _, grid, prediction = solve_first_tenth(NLS, Interval(-5.0, 5.0))
     errors = relative_l2(prediction, grid)
     # measured u 8.4e-4, v 5.1e-3 (v starts at 0, so its relative error is the larger one)
     assert errors["u"] < 4e-3 and errors["v"] < 2e-2, errors

@@ -93,6 +93,10 @@ class LevenbergMarquardt:
                 break
         return GaussNewtonRun(done, loss, stop)
 
+    def points_changed(self) -> None:
+        """The collocation points changed: nothing to forget, since every iteration builds r and
+        J afresh, and the damping carries over."""
+
     def step(self, r: torch.Tensor, J: torch.Tensor) -> torch.Tensor:
         if self.svd_rank:
             U, S, Vh = torch.linalg.svd(J, full_matrices=False)

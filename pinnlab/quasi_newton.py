@@ -41,6 +41,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from scipy.linalg.blas import dger
 from scipy.optimize import line_search
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
@@ -143,6 +144,11 @@ class DenseQuasiNewton:
         value_and_gradient(x)  # leave the parameters (and their gradients) at the last iterate
         return QuasiNewtonRun(done, self.evaluations, loss, stop)
 
+    def points_changed(self) -> None:
+        """The collocation points changed: H is kept (the curvature of the new loss is much the
+        same), but the last loss, which guides the line search's first step, belongs to the old one."""
+        self.previous_loss = None
+
     def reset(self) -> None:
         self.inverse_hessian = np.eye(len(self.inverse_hessian))
         self.updates = 0
@@ -150,12 +156,15 @@ class DenseQuasiNewton:
 
     # --- the update -----------------------------------------------------------------------------
     def apply_update(self, s: np.ndarray, y: np.ndarray, g: np.ndarray, alpha: float) -> None:
+        """The update of the module docstring, done in place as three symmetric rank-one updates
+        (BLAS ``dger``): building H+ out of place would stream the P x P matrix through memory
+        several times more, which at P ~ 2000 costs as much as a loss evaluation."""
         ys = float(y @ s)
         if not ys > 0:
             return  # curvature condition broken: keep H positive definite by not updating
         H = self.inverse_hessian
         if self.update == "bfgs" and self.updates == 0:
-            H = H * (ys / float(y @ y))
+            H *= ys / float(y @ y)
         rho = 1.0 / ys
         Hy = H @ y
         yHy = float(y @ Hy)
@@ -164,10 +173,15 @@ class DenseQuasiNewton:
         except ZeroDivisionError:  # a degenerate self-scaling parameter: a plain BFGS update
             tau, phi = 1.0, 1.0
         v = rho * s - Hy / yHy
-        updated = (H - np.outer(Hy, Hy) / yHy + phi * yHy * np.outer(v, v)) / tau + rho * np.outer(s, s)
-        if np.isfinite(updated).all():
-            self.inverse_hessian = updated
-            self.updates += 1
+        coefficients = np.array([1.0 / tau, -1.0 / (yHy * tau), phi * yHy / tau, rho])
+        if not (np.isfinite(coefficients).all() and np.isfinite(v).all() and np.isfinite(Hy).all()):
+            return  # a non-finite update would spoil H: skip it
+        H *= coefficients[0]
+        # H is C-ordered and symmetric, so H.T is the same matrix in the Fortran order BLAS
+        # updates in place; each term below is symmetric, so updating H.T updates H.
+        for c, u in zip(coefficients[1:], (Hy, v, s)):
+            dger(c, u, u, a=H.T, overwrite_a=True)
+        self.updates += 1
 
     def scaling(self, rho: float, yHy: float, sg: float, alpha: float, size: int) -> tuple[float, float]:
         """(tau, phi) of the update; see the module docstring."""

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .gauss_newton import LevenbergMarquardt
-from .quasi_newton import DenseQuasiNewton
+from .gauss_newton import GaussNewtonRun, LevenbergMarquardt
+from .quasi_newton import DenseQuasiNewton, QuasiNewtonRun
 from .residual_vector import residual_jacobian, residual_vector
 
 if TYPE_CHECKING:
@@ -47,22 +47,45 @@ def make_second_order(trainer: "Trainer") -> LevenbergMarquardt | DenseQuasiNewt
 
 
 def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
-    """Take the remaining ``second_order_steps`` iterations of the phase."""
-    from .training import cloned  # training imports this module
+    """Take the remaining ``second_order_steps`` iterations of the phase; with ``refine`` the
+    points are refined every ``refine_every`` iterations, as in Adam and L-BFGS (a shock needs
+    points where the residual is large long after the first phases have ended)."""
     settings = trainer.settings
     name = settings.second_order
-    remaining = settings.second_order_steps - trainer.second_order_done
-    if name == "none" or remaining <= 0:
+    if name == "none" or settings.second_order_steps - trainer.second_order_done <= 0:
         return
     if trainer.second_order is None:
         trainer.phases.append((trainer.step, name))
         trainer.second_order = make_second_order(trainer)
         trainer.second_order_stop = f"reached second_order_steps={settings.second_order_steps}"
+    refining = settings.refine != "none"
+    optimizer = trainer.second_order
+    while (remaining := settings.second_order_steps - trainer.second_order_done) > 0:
+        if refining and trainer.since_refinement >= settings.refine_every:
+            trainer.refine_points()
+            optimizer.points_changed()
+        chunk = min(remaining, settings.refine_every - trainer.since_refinement) if refining else remaining
+        run = run_iterations(trainer, bar, chunk)
+        if run.iterations < chunk:  # the method ended the chunk itself
+            if refining and run.iterations:  # new points give it a new loss to go on with
+                trainer.refine_points()
+                optimizer.points_changed()
+                continue
+            trainer.second_order_stop = run.stop
+            break
+
+
+def run_iterations(trainer: "Trainer", bar: "Progress", iterations: int) -> GaussNewtonRun | QuasiNewtonRun:
+    """Up to ``iterations`` iterations of the phase's method on the current points."""
+    from .training import cloned  # training imports this module
+    settings = trainer.settings
+    name = settings.second_order
     optimizer = trainer.second_order
 
     def on_iteration(k: int, loss: float) -> None:
         trainer.step += 1
         trainer.second_order_done += 1
+        trainer.since_refinement += 1
         bar.update()
         if trainer.step % settings.log_every == 0:
             _, total = trainer.record(name)
@@ -80,15 +103,13 @@ def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
         def jacobian() -> torch.Tensor:
             return residual_jacobian(problem, model, trainer.collocation, trainer.weights)
 
-        run = optimizer.run(residuals, jacobian, remaining, on_iteration)
-    else:
-        def closure() -> torch.Tensor:
-            trainer.model.zero_grad(set_to_none=True)
-            _, total = trainer.evaluate()
-            if torch.isfinite(total):
-                trainer.backward(total)
-            return total.detach()
+        return optimizer.run(residuals, jacobian, iterations, on_iteration)
 
-        run = optimizer.run(closure, remaining, on_iteration)
-    if trainer.second_order_done < settings.second_order_steps:  # ended before its budget: say why
-        trainer.second_order_stop = run.stop
+    def closure() -> torch.Tensor:
+        trainer.model.zero_grad(set_to_none=True)
+        _, total = trainer.evaluate()
+        if torch.isfinite(total):
+            trainer.backward(total)
+        return total.detach()
+
+    return optimizer.run(closure, iterations, on_iteration)

@@ -51,6 +51,8 @@ def run_until(problem, settings, store, stop_at=None, resume=False):
     ({"refine": "rar", "refine_points": 10, "refine_every": 20}, 105),  # inside L-BFGS, with RAR
     ({"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 40}, 85),  # inside SSBroyden
     ({"lbfgs_steps": 0, "second_order": "lm", "second_order_steps": 40}, 85),         # inside Levenberg-Marquardt
+    ({"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 40, "refine": "rad",
+      "refine_every": 15, "refine_pool": 1000}, 85),                    # inside SSBroyden, with RAD
     ({"balance": "grad-norm", "balance_every": 10}, 47),                # balanced weights, inside Adam
     ({"balance": "ntk", "balance_every": 10, "balance_points": 50}, 47),
 ])

@@ -3,6 +3,7 @@ tolerance, the loss never rising, and the residual vector and Jacobian they use.
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -54,6 +55,29 @@ def test_quasi_newton_solves_a_convex_quadratic(update):
     DenseQuasiNewton([z], update).run(closure, 200, on_iteration=lambda k, loss: losses.append(loss))
     assert torch.allclose(z.detach(), torch.linalg.solve(A, b), rtol=0, atol=1e-7)
     assert all(b <= a for a, b in zip(losses, losses[1:]))  # Armijo: the loss never rises
+
+
+@pytest.mark.parametrize("update", UPDATES)
+def test_in_place_update_equals_the_broyden_family_formula(update):
+    """The in-place BLAS update against H+ written out as in the module docstring."""
+    rng = np.random.default_rng(1)
+    size = 9
+    method = DenseQuasiNewton([torch.zeros(size, dtype=F64, requires_grad=True)], update)
+    M = rng.normal(size=(size, size))
+    H = M @ M.T + size * np.eye(size)
+    method.inverse_hessian, method.updates = H.copy(), 2
+    s, g = rng.normal(size=size), rng.normal(size=size)
+    y = s + 0.2 * rng.normal(size=size)
+    alpha = 0.6
+    rho, Hy = 1 / (y @ s), H @ y
+    yHy = y @ Hy
+    tau, phi = method.scaling(rho, yHy, s @ g, alpha, size)
+    v = rho * s - Hy / yHy
+    expected = (H - np.outer(Hy, Hy) / yHy + phi * yHy * np.outer(v, v)) / tau + rho * np.outer(s, s)
+    method.apply_update(s, y, g, alpha)
+    np.testing.assert_allclose(method.inverse_hessian, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(method.inverse_hessian @ y, s, rtol=1e-10)  # the secant condition
+    assert method.updates == 3
 
 
 def test_quasi_newton_refuses_huge_networks_and_unknown_updates():

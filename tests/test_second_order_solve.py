@@ -3,6 +3,7 @@ problem where Adam alone does not, and the phase's settings are checked."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -50,3 +51,24 @@ def test_second_order_settings_are_checked():
                                        "curriculum_mode": "march"})
     with pytest.raises(ValueError, match="only the last time window"):
         Trainer(heat, build_model(heat, settings), settings)
+
+
+@pytest.mark.parametrize("method", ["ssbroyden", "lm"])
+def test_points_are_refined_inside_the_second_order_phase(method):
+    """RAR every 10 iterations goes on through the phase: points are added where the residual
+    is largest, and the method carries on from each new point set to its full budget."""
+    heat = load_problem("equations/heat.py")
+    settings = resolve_settings(heat, {
+        "width": 8, "depth": 2, "points": 100, "boundary_points": 20, "steps": 20, "lbfgs_steps": 0,
+        "second_order": method, "second_order_steps": 30, "refine": "rar", "refine_every": 10,
+        "refine_points": 15, "refine_pool": 500, "progress": False, "threads": 1,
+    })
+    model = build_model(heat, settings)
+    result = train(heat, model, settings)
+    assert [r.step for r in result.refinements] == [10, 20, 30, 40]  # two in Adam, two in the phase
+    assert [len(r.points) for r in result.refinements] == [115, 130, 145, 160]
+    assert len(result.collocation.interior) == 160
+    assert result.second_order_stop == f"reached second_order_steps=30" and result.steps == 50
+    for record in result.refinements[2:]:  # the 15 added points carry the largest residuals
+        added, kept = record.residual[-15:], record.residual[:-15]
+        assert added.min() >= np.quantile(kept, 0.5)

@@ -36,8 +36,8 @@ def test_suite_writes_and_merges_rows(tmp_path: Path) -> None:
     error = float(first["poisson"]["rel. L2 error"].split()[1])
     assert 0 < error < 10  # 20 Adam steps: far from solved, but a finite error against the reference
     assert first["poisson"]["target"] == "1e-06 not met"
-    assert "second_order=lm" in first["poisson"]["settings"] and "--steps 20" in first["poisson"]["settings"]
-    assert first["poisson"]["steps"] == "23"  # 20 Adam steps and 3 Levenberg-Marquardt iterations
+    assert "second_order=ssbroyden" in first["poisson"]["settings"] and "--steps 20" in first["poisson"]["settings"]
+    assert first["poisson"]["steps"] == "23"  # 20 Adam steps and 3 SSBroyden iterations
 
     done = run_suite(table, "heat")
     assert done.returncode == 0, done.stderr

@@ -180,7 +180,9 @@ class DenseQuasiNewton:
         # H is C-ordered and symmetric, so H.T is the same matrix in the Fortran order BLAS
         # updates in place; each term below is symmetric, so updating H.T updates H.
         for c, u in zip(coefficients[1:], (Hy, v, s)):
-            dger(c, u, u, a=H.T, overwrite_a=True)
+            result = dger(c, u, u, a=H.T, overwrite_a=True)
+            if not np.shares_memory(result, H):  # BLAS worked on a copy: take its result
+                H[...] = result.T
         self.updates += 1
 
     def scaling(self, rho: float, yHy: float, sg: float, alpha: float, size: int) -> tuple[float, float]:

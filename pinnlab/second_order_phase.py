@@ -48,8 +48,8 @@ def make_second_order(trainer: "Trainer") -> LevenbergMarquardt | DenseQuasiNewt
 
 def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
     """Take the remaining ``second_order_steps`` iterations of the phase; with ``refine`` the
-    points are refined every ``refine_every`` iterations, as in Adam and L-BFGS (a shock needs
-    points where the residual is large long after the first phases have ended)."""
+    points are refined after every ``refine_every`` iterations of the phase, as in Adam and L-BFGS
+    (a shock needs points where the residual is large long after the first phases have ended)."""
     settings = trainer.settings
     name = settings.second_order
     if name == "none" or settings.second_order_steps - trainer.second_order_done <= 0:
@@ -58,6 +58,9 @@ def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
         trainer.phases.append((trainer.step, name))
         trainer.second_order = make_second_order(trainer)
         trainer.second_order_stop = f"reached second_order_steps={settings.second_order_steps}"
+        # the phase counts its own iterations to the next refinement: it starts on the points the
+        # earlier phases ended with, so a phase shorter than refine_every runs on them throughout
+        trainer.since_refinement = 0
     refining = settings.refine != "none"
     optimizer = trainer.second_order
     while (remaining := settings.second_order_steps - trainer.second_order_done) > 0:

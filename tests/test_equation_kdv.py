@@ -15,10 +15,11 @@ from pinnlab.training import Trainer
 KDV = load_problem("equations/kdv.py")
 
 
-def test_module_loads_with_time_marching_defaults_and_its_reference_grid():
+def test_module_loads_with_its_defaults_and_its_reference_grid():
     settings = resolve_settings(KDV)
     assert KDV.fields == ("u",) and KDV.inputs == ("x", "t")
-    assert settings.curriculum_mode == "march" and settings.curriculum >= 2 and settings.periodic == "x"
+    assert settings.curriculum == 0 and settings.periodic == "x" and settings.dtype == "float64"
+    assert settings.second_order == "ssbroyden" and settings.refine == "rad"
     grid = evaluation_grid(KDV, settings)
     x, t = grid.axes["x"], grid.axes["t"]
     assert grid.values["u"].shape == (512, 201) and x.shape == (512,) and t.shape == (201,)
@@ -43,13 +44,14 @@ def test_reference_satisfies_the_module_residual_with_its_sign():
 
 
 def solve_first_tenth(problem, space: Interval):
-    """A small float64 network trained on t in [0, 0.1] only, one window (300 Adam + 300 L-BFGS):
+    """A small float64 network trained on t in [0, 0.1] only (300 Adam + 300 L-BFGS, fixed points):
     the problem on that window, its training result and its prediction on the reference grid."""
     problem = dataclasses.replace(problem, domain=space * TimeInterval(0.0, 0.1))
     settings = resolve_settings(problem, {
         "progress": False, "curriculum": 0, "dtype": "float64", "width": 32, "depth": 3,
         "points": 1000, "boundary_points": 128, "steps": 300, "lbfgs_steps": 300,
         "resample_every": 0, "compile": "off", "threads": 1, "checkpoint_every": 100000,
+        "second_order": "none", "refine": "none",
     })
     torch.manual_seed(settings.seed)
     model = build_model(problem, settings)

@@ -80,26 +80,38 @@ def test_points_are_refined_inside_the_second_order_phase(method):
 @pytest.mark.skipif(not BURGERS_DATA.exists(), reason="needs ../shared/reference")
 def test_refinement_inside_the_phase_resolves_the_burgers_shock():
     """SSBroyden fits fixed points so well that the shock, about 0.003 wide, falls between them;
-    with RAD going on inside the phase the points follow the residual into it. Measured (seeds
-    0, 1): fixed 2.8e-1, 1.2e-1; RAD 1.6e-3, 1.3e-3."""
+    with RAD going on inside the phase the points follow the residual into it. Measured (seed 0,
+    one thread): fixed 2.9e-1, RAD 1.1e-3. On two threads the RAD run has ended anywhere from
+    1.5e-3 to 2.3e-1 (a line search failing right after a refinement), hence one thread here."""
     burgers = load_problem("equations/burgers.py")
     reference = np.load(BURGERS_DATA)
     x, t = np.meshgrid(reference["x"].ravel(), reference["t"].ravel(), indexing="ij")
     grid = torch.tensor(np.stack([x.ravel(), t.ravel()], axis=1))
     exact = reference["usol"].ravel()
-    errors = {}
-    for refine in ("none", "rad"):
-        settings = resolve_settings(burgers, {
-            "dtype": "float64", "width": 16, "depth": 3, "points": 1000, "steps": 300, "lbfgs_steps": 0,
-            "second_order": "ssbroyden", "second_order_steps": 1500, "refine": refine, "refine_every": 250,
-            "refine_pool": 8000, "progress": False, "threads": 1, "compile": "off",
-        })
-        torch.manual_seed(0)
-        model = build_model(burgers, settings)
-        result = train(burgers, model, settings)
-        with torch.no_grad():
-            u = model(grid)[:, 0].numpy()
-        errors[refine] = np.linalg.norm(u - exact) / np.linalg.norm(exact)
-    # one in Adam, then every 250 iterations counted from the start of the phase (step 300)
-    assert [r.step for r in result.refinements] == [250, 550, 800, 1050, 1300, 1550]
+    threads = torch.get_num_threads()
+    # one thread, as measured: this small network is sensitive enough that summing in another
+    # order (two threads) sends SSBroyden down other paths
+    torch.set_num_threads(1)
+    try:
+        errors = {refine: burgers_error(burgers, refine, grid, exact) for refine in ("none", "rad")}
+    finally:
+        torch.set_num_threads(threads)
     assert errors["rad"] < 1e-2 and errors["none"] > 5e-2, errors
+
+
+def burgers_error(burgers, refine, grid, exact) -> float:
+    """Relative L2 error of a small float64 Burgers solve (300 Adam steps, 1500 SSBroyden
+    iterations) with points fixed or refined every 250 steps; checks where refinements happen."""
+    settings = resolve_settings(burgers, {
+        "dtype": "float64", "width": 16, "depth": 3, "points": 1000, "steps": 300, "lbfgs_steps": 0,
+        "second_order": "ssbroyden", "second_order_steps": 1500, "refine": refine, "refine_every": 250,
+        "refine_pool": 8000, "progress": False, "threads": 1, "compile": "off",
+    })
+    torch.manual_seed(0)
+    model = build_model(burgers, settings)
+    result = train(burgers, model, settings)
+    with torch.no_grad():
+        u = model(grid)[:, 0].numpy()
+    if refine == "rad":  # one in Adam, then every 250 iterations counted from the phase's start
+        assert [r.step for r in result.refinements] == [250, 550, 800, 1050, 1300, 1550]
+    return float(np.linalg.norm(u - exact) / np.linalg.norm(exact))

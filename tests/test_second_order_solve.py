@@ -71,7 +71,7 @@ def test_points_are_refined_inside_the_second_order_phase(method):
     assert [r.step for r in result.refinements] == [10, 20, 30, 40]  # two in Adam, two in the phase (from 20)
     assert [len(r.points) for r in result.refinements] == [115, 130, 145, 160]
     assert len(result.collocation.interior) == 160
-    assert result.second_order_stop == f"reached second_order_steps=30" and result.steps == 50
+    assert result.second_order_stop == "reached second_order_steps=30" and result.steps == 50
     for record in result.refinements[2:]:  # the 15 added points carry the largest residuals
         added, kept = record.residual[-15:], record.residual[:-15]
         assert added.min() >= np.quantile(kept, 0.5)

@@ -62,18 +62,16 @@ def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
         # earlier phases ended with, so a phase shorter than refine_every runs on them throughout
         trainer.since_refinement = 0
     refining = settings.refine != "none"
-    optimizer = trainer.second_order
+    ended_early = False
     while (remaining := settings.second_order_steps - trainer.second_order_done) > 0:
-        if refining and trainer.since_refinement >= settings.refine_every:
+        # refine when due, or when the method ended a chunk itself: new points give it a new loss
+        if refining and (ended_early or trainer.since_refinement >= settings.refine_every):
             trainer.refine_points()
-            optimizer.points_changed()
+            trainer.second_order.points_changed()
         chunk = min(remaining, settings.refine_every - trainer.since_refinement) if refining else remaining
         run = run_iterations(trainer, bar, chunk)
-        if run.iterations < chunk:  # the method ended the chunk itself
-            if refining and run.iterations:  # new points give it a new loss to go on with
-                trainer.refine_points()
-                optimizer.points_changed()
-                continue
+        ended_early = run.iterations < chunk
+        if ended_early and not (refining and run.iterations):  # stopped for good: say why
             trainer.second_order_stop = run.stop
             break
 

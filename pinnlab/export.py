@@ -34,6 +34,7 @@ from .progress import progress
 from .reference import Exact
 from .settings import Settings
 from .solve import box_axes, default_grid
+from .threads import thread_limit
 from .time_marching import TimeMarchedModel
 from .xdmf import write_xdmf
 
@@ -267,8 +268,6 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
     axes = export_axes(problem, sizes, time_values)
     out = Path(out) if out is not None else run.run_dir / "export.h5"
     check_writable(out.parent)
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
 
     notes = list(run.notes)
     exact = problem.reference if isinstance(problem.reference, Exact) else None
@@ -283,7 +282,8 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
              "source": problem.source_text, "seed": settings.seed,
              "exported_from": str(run.run_dir)}
 
-    with open_fields(out, equation=problem.name, axes=axes, datasets=datasets, attrs=attrs,
+    with thread_limit(settings.threads), \
+            open_fields(out, equation=problem.name, axes=axes, datasets=datasets, attrs=attrs,
                      max_points=chunk) as writer, \
             progress(writer.size, f"export {problem.name}", show_progress and writer.size > chunk) as bar:
         for block in writer.blocks():

@@ -35,6 +35,7 @@ from .reference import ReferenceGrid, grid_points
 from .refinement import Redraw, Refinement
 from .sampling import make_sampler
 from .settings import Settings
+from .threads import thread_limit
 from .time_marching import TimeMarchedModel
 from .training import TrainingResult, train
 from .xdmf import write_xdmf
@@ -73,7 +74,7 @@ def solve(problem: Problem, settings: Settings, out_dir: str | Path, resume: boo
     device = distributed.local_device(settings.device)
     if device != settings.device:
         settings = settings.replace({"device": device}, "torchrun")
-    with distributed.session(settings.device):
+    with distributed.session(settings.device), thread_limit(settings.threads):
         return solve_on_this_rank(problem, settings, Path(out_dir), resume, started)
 
 
@@ -88,8 +89,6 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         for folder in (out_dir, out_dir / "checkpoints"):
             if folder.is_dir():
                 remove_stale_temporaries(folder)
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
     try:
         grid = evaluation_grid(problem, settings)
     except EquationError as error:

@@ -1,0 +1,29 @@
+"""One setting for every CPU thread pool a solve uses: torch's own, and the BLAS that numpy and
+scipy call (the dense quasi-Newton methods update their inverse Hessian there).
+
+Two threads sum in another order than one, and a sensitive run (SSBroyden on a small network)
+then takes another path; ``threads=1`` has to mean one thread everywhere for a run to repeat."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import scipy.linalg.blas  # noqa: F401  (loaded first, so that its BLAS is among those limited)
+import torch
+from threadpoolctl import threadpool_limits
+
+
+@contextmanager
+def thread_limit(count: int) -> Iterator[None]:
+    """Run the body on ``count`` threads in torch and in BLAS, restoring both after; 0 changes nothing."""
+    if count <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        with threadpool_limits(limits=count, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,42 @@
+"""The ``threads`` setting holds torch and the BLAS behind numpy and scipy to that many threads
+for the length of a solve, and gives both back after."""
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_info
+
+from pinnlab import Dirichlet, Interval, Problem, resolve_settings, solve
+from pinnlab.threads import thread_limit
+
+
+def blas_threads() -> list[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_thread_limit_holds_torch_and_blas_and_restores_them():
+    torch_before, blas_before = torch.get_num_threads(), blas_threads()
+    assert blas_before, "numpy and scipy load a BLAS that threadpoolctl can see"
+    with thread_limit(1):
+        assert torch.get_num_threads() == 1
+        assert blas_threads() == [1] * len(blas_before)
+    assert torch.get_num_threads() == torch_before and blas_threads() == blas_before
+    with thread_limit(0):  # 0: torch's and BLAS's own defaults, untouched
+        assert torch.get_num_threads() == torch_before and blas_threads() == blas_before
+
+
+def test_solve_runs_on_the_threads_it_was_given(tmp_path):
+    seen = []
+
+    def residual(u_xx, x):
+        seen.append((torch.get_num_threads(), blas_threads()))
+        return u_xx + np.pi**2 * torch.sin(np.pi * x)
+
+    problem = Problem.define("threads", domain=Interval(0.0, 1.0), residual=residual,
+                             conditions={"ends": Dirichlet(0.0)})
+    before = torch.get_num_threads()
+    settings = resolve_settings(problem, {"steps": 3, "lbfgs_steps": 0, "points": 32, "width": 8,
+                                          "depth": 1, "progress": False, "threads": 1})
+    result = solve(problem, settings, tmp_path)
+    assert seen and all(t == 1 and set(b) == {1} for t, b in seen)
+    assert result.metrics["machine"].split(", ")[1] == "1 threads"
+    assert torch.get_num_threads() == before

@@ -11,6 +11,7 @@ output transform. Each derivative's full gradient is taken once and shared, so `
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
@@ -41,6 +42,12 @@ class Derivative:
     field: str
     wrt: tuple[int, ...]
     laplacian: bool = False
+
+    def __hash__(self) -> int:
+        # a str's hash changes from process to process (PYTHONHASHSEED), and with it the order
+        # in which a set of derivatives is iterated, the order autograd then sums gradients in,
+        # and so the last bits of every gradient: the same seed gave another run in each process
+        return hash((zlib.crc32(self.field.encode()), self.wrt, self.laplacian))
 
     @property
     def order(self) -> int:

@@ -10,7 +10,9 @@ lowering the loss by orders of magnitude where Adam and L-BFGS level off (Urban,
 What is computed, at iterate x with gradient g and inverse-Hessian approximation H:
 
 - the direction d = -H g and a step length alpha satisfying the strong Wolfe conditions
-  (``scipy.optimize.line_search``; c1 = 1e-4, c2 = 0.9), s = alpha d, y = g_new - g;
+  (``scipy.optimize.line_search``; c1 = 1e-4, c2 = 0.9), s = alpha d, y = g_new - g; the first
+  trial step comes from the last decrease of the loss, or where there is none (the start, new
+  points, a reset H) is Polyak's step f / -d.g, capped at 1;
 - with rho = 1 / y.s, the Broyden-family update of the inverse Hessian, scaled by 1 / tau:
 
       H+ = (H - (H y)(H y)^T / (y.H y) + phi (y.H y) v v^T) / tau + rho s s^T,
@@ -56,6 +58,15 @@ class QuasiNewtonRun:
     evaluations: int
     loss: float
     stop: str
+
+
+def polyak_previous_loss(loss: float) -> float | None:
+    """The "previous loss" to give the line search where there is none: at the run's start, after
+    new points or a reset of H. scipy tries min(1, 2.02 (f - f_prev) / -d.g) first; with f_prev =
+    1.5 f that is about f / -d.g, the step at which the loss's linear model reaches zero (Polyak's
+    step: a PINN loss has its minimum near zero). Trying 1 instead, right after a refinement, gave
+    losses of 1e13 and the search ran out of its iterations before it came back down."""
+    return 1.5 * loss if loss > 0 else None
 
 
 class DenseQuasiNewton:
@@ -121,7 +132,8 @@ class DenseQuasiNewton:
                 warnings.filterwarnings("ignore", message=".*line search")
                 alpha, _, _, new_loss, _, _ = line_search(
                     lambda z: value_and_gradient(z)[0], lambda z: value_and_gradient(z)[1], x, d, g, loss,
-                    self.previous_loss, maxiter=self.line_search_iterations,
+                    self.previous_loss if self.previous_loss is not None else polyak_previous_loss(loss),
+                    maxiter=self.line_search_iterations,
                 )
             if alpha is None or new_loss is None or not math.isfinite(new_loss):
                 if reset:

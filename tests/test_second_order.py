@@ -80,6 +80,30 @@ def test_in_place_update_equals_the_broyden_family_formula(update):
     assert method.updates == 3
 
 
+def test_first_trial_step_without_a_previous_loss_is_polyaks():
+    """At the start, and after new points changed the loss's curvature, there is no last decrease
+    to size the first trial step by; a step of 1 overshoots a steep loss by orders of magnitude."""
+    z = torch.ones(4, dtype=F64, requires_grad=True)
+    curvature, losses = 1e4, []
+
+    def closure():
+        z.grad = None
+        f = 0.5 * curvature * (z * z).sum()
+        f.backward()
+        losses.append(float(f))
+        return f.detach()
+
+    method = DenseQuasiNewton([z], "ssbroyden")
+    assert method.run(closure, 1).iterations == 1
+    # H = I, d = -g: f / -d.g = 1 / (2 curvature), taken as 1.01 of that; accepted at once
+    assert losses == [2e4, pytest.approx(2e4 * (1 - 0.505) ** 2)]
+
+    curvature, losses = 1e6, []  # as after a refinement: a hundred times steeper
+    method.points_changed()
+    assert method.run(closure, 1).iterations == 1
+    assert len(losses) == 2 and losses[1] < losses[0] / 3
+
+
 def test_quasi_newton_refuses_huge_networks_and_unknown_updates():
     with pytest.raises(ValueError, match="dense inverse Hessian"):
         DenseQuasiNewton([torch.zeros(30_000, requires_grad=True)])
@@ -112,16 +136,16 @@ def test_levenberg_marquardt_fits_a_linear_model_in_one_step_and_a_nonlinear_one
         assert torch.allclose(p.detach(), torch.tensor([3.0, 1.5], dtype=F64), atol=1e-8)
 
 
-def pinn():
+def pinn(device: str = "cpu"):
     def residual(x, y, u_xx, u_yy):
         return u_xx + u_yy + 2 * math.pi**2 * torch.sin(math.pi * x) * torch.sin(math.pi * y)
 
     problem = Problem.define("poisson", domain=Rectangle((0.0, 0.0), (1.0, 1.0)), residual=residual,
                              conditions={"boundary": Dirichlet(0.0)})
     settings = resolve_settings(problem, {"width": 8, "depth": 2, "points": 200, "boundary_points": 80,
-                                          "dtype": "float64", "weights": {"boundary": 10.0}})
+                                          "dtype": "float64", "weights": {"boundary": 10.0}, "device": device})
     model = build_model(problem, settings)
-    collocation = sample_collocation(problem, settings, make_sampler("sobol", seed=0), F64, torch.device("cpu"))
+    collocation = sample_collocation(problem, settings, make_sampler("sobol", seed=0), F64, torch.device(device))
     return problem, model, collocation, term_weights(problem, settings)
 
 

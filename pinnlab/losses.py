@@ -121,7 +121,7 @@ def residual_terms(problem: Problem, model: torch.nn.Module, points: torch.Tenso
     if causal is None and len(problem.residuals) == 1 and torch.is_grad_enabled():
         streams = derivative_streams(residual_derivatives(problem))
         chunks = chunk_count(points.shape[0], streams, network_width(model), points.element_size(),
-                             getattr(model, "residual_chunk", 0))
+                             getattr(model, "residual_chunk", 0), points.device.type)
     if chunks > 1:
         name = next(iter(problem.residuals))
         parameters = [p for p in model.parameters() if p.requires_grad]

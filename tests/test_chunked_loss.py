@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pinnlab import Hyperbox, Interval, Problem, TimeInterval
-from pinnlab.chunked_loss import CHUNK_BYTES, MIN_CHUNK_POINTS, chunk_count, derivative_streams
+from pinnlab.chunked_loss import CHUNK_BYTES, CHUNK_BYTES_CUDA, MIN_CHUNK_POINTS, chunk_count, derivative_streams
 from pinnlab.losses import Collocation, loss_terms, residual_derivatives, residual_terms, residual_values
 from pinnlab.model import build_model
 from pinnlab.solve import resolve_settings
@@ -123,3 +123,6 @@ def test_chunks_are_sized_by_bytes_with_a_floor():
     assert chunk_count(100_000, 1000, 20, 8) == math.ceil(100_000 / MIN_CHUNK_POINTS)
     assert chunk_count(4000, 4, 20, 4) == 1  # the default Burgers solve stays whole
     assert chunk_count(1000, 4, 20, 4, chunk_points=300) == 4
+    # a GPU takes chunks a hundred times larger: Burgers' 4 streams at 1e6 points stay whole
+    assert chunk_count(10**6, 4, 20, 4, device="cuda") == 1
+    assert chunk_count(10**7, 4, 20, 4, device="cuda") == math.ceil(10**7 / (CHUNK_BYTES_CUDA // 320))

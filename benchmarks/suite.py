@@ -175,14 +175,15 @@ def main() -> None:
         parser.error("--deepxde needs DeepXDE: pip install -e .[bench]")
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-    rows = read_rows(args.out)
     for equation in equations:
-        rows[equation] = row(equation, solve(equation, extra), extra, machine)
-        print("| " + " | ".join(rows[equation]) + " |", flush=True)
-        write_table(args.out, rows)
+        measured = row(equation, solve(equation, extra), extra, machine)
+        print("| " + " | ".join(measured) + " |", flush=True)
+        # read the table again just before writing: a suite run alongside may have added rows
+        write_table(args.out, {**read_rows(args.out), equation: measured})
     if args.deepxde:
         result = deepxde_burgers(seed=0)
         errors = f"u {result['rel_l2']['u']:.2e}"
+        rows = read_rows(args.out)
         rows["burgers (DeepXDE example)"] = [
             "burgers (DeepXDE example)", errors, "-", f"{result['seconds']:.0f}", str(result["steps"]),
             f"DeepXDE's example as shipped (float32): 2540 points, soft constraints, Adam 15000, then "

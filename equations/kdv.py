@@ -14,8 +14,9 @@ Defaults: one float64 network (32 x 3 tanh, 2300 parameters) on the whole interv
 steps, then 5000 iterations of dense self-scaled Broyden (``second_order=ssbroyden``), with the
 3000 points redrawn by residual (``refine=rad``) every 500 steps, so they follow the solitons.
 Measured (``pinnlab solve equations/kdv.py --set threads=1``, whole command, seed 0, one thread
-pinned to one core while the other core ran other work): rel. L2 **1.93e-4 in 502 s**; with
-``--set second_order_steps=15000``: 1.22e-5 in 1424 s. The issue's target is 1e-3 in 30 minutes;
+pinned to one core while the other core ran other work): rel. L2 **2.17e-4 in 661 s** (seventh
+session; 1.93e-4 in 502 s before the line search's first step after new points changed); with
+``--set second_order_steps=15000``: 1.22e-5 in 1424 s (sixth session). The issue's target is 1e-3 in 30 minutes;
 PirateNet reports 4.3e-4 on a GPU with a far larger budget.
 
 Time marching, as equations/allen_cahn.py does it, was the default before the second-order phase

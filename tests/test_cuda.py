@@ -2,9 +2,8 @@
 in float64, a whole solve with refinement and compiled jets, and bit-identical resuming.
 
 CI has no GPU, so these are skipped there (pytest -ra lists them with the reason); they run on
-the GPU machine with ``python -m pytest tests/test_cuda.py``."""
-
-import math
+the GPU machine with ``python -m pytest tests/test_cuda.py`` (Burgers and KdV load their reference
+data from ../shared/reference, as the other tests do)."""
 
 import numpy as np
 import pytest
@@ -12,14 +11,11 @@ import torch
 
 from pinnlab import load_problem, resolve_settings, solve
 from pinnlab.checkpoint import CheckpointStore
-from pinnlab.gauss_newton import LevenbergMarquardt
 from pinnlab.losses import residual_values, sample_interior
 from pinnlab.model import build_model
-from pinnlab.quasi_newton import DenseQuasiNewton
-from pinnlab.residual_vector import residual_jacobian, residual_vector
 from pinnlab.sampling import make_sampler
 from test_checkpoints import QUICK, Interrupt, poisson, run_until
-from test_second_order import pinn, total_loss
+from test_second_order import pinn_losses
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here (the GPU machine runs these)")
 CUDA = torch.device("cuda")
@@ -42,34 +38,13 @@ def test_residuals_on_cuda_match_the_cpu(equation, engine):
         torch.testing.assert_close(on_cuda[name].cpu(), value, rtol=1e-9, atol=1e-10)
 
 
-def iterate(method: str, device: str, iterations: int = 15) -> list[float]:
-    """The loss before and after each of ``iterations`` of ``method`` on the small Poisson PINN."""
-    torch.manual_seed(0)
-    problem, model, collocation, weights = pinn(device)
-    losses = [float(total_loss(problem, model, collocation, weights).detach())]
-    record = lambda k, loss: losses.append(float(loss))
-    params = list(model.parameters())
-    if method.startswith("lm"):
-        LevenbergMarquardt(params, svd_rank=40 if method == "lm-svd" else 0).run(
-            lambda: residual_vector(problem, model, collocation, weights),
-            lambda: residual_jacobian(problem, model, collocation, weights), iterations, record)
-    else:
-        def closure():
-            model.zero_grad()
-            loss = total_loss(problem, model, collocation, weights)
-            loss.backward()
-            return loss.detach()
-        DenseQuasiNewton(params, method).run(closure, iterations, record)
-    return losses
-
-
 @pytest.mark.parametrize("method", ["lm", "lm-svd", "bfgs", "ssbfgs", "ssbroyden"])
 def test_second_order_methods_on_cuda_follow_the_cpu(method):
-    on_cuda = iterate(method, "cuda")
+    on_cuda = pinn_losses(method, 15, "cuda")
     assert all(b <= a for a, b in zip(on_cuda, on_cuda[1:])), on_cuda
     assert on_cuda[-1] < 0.05 * on_cuda[0]
     # float64 on both: the two paths differ only in summation order, far below these digits
-    np.testing.assert_allclose(on_cuda, iterate(method, "cpu"), rtol=1e-6)
+    np.testing.assert_allclose(on_cuda, pinn_losses(method, 15), rtol=1e-6)
 
 
 def test_solve_on_cuda_with_compiled_jets_and_refinement(tmp_path):

@@ -1,8 +1,8 @@
 """One setting for every CPU thread pool a solve uses: torch's own, and the BLAS that numpy and
 scipy call (the dense quasi-Newton methods update their inverse Hessian there).
 
-Two threads sum in another order than one, and a sensitive run (SSBroyden on a small network)
-then takes another path; ``threads=1`` has to mean one thread everywhere for a run to repeat."""
+With ``threads=1`` a solve then keeps to one core throughout, as runs side by side on a shared
+machine need, and its BLAS sums run in the same order whatever the machine's core count."""
 
 from __future__ import annotations
 

@@ -14,10 +14,10 @@ The defaults are quick (float32, Adam then L-BFGS: about 1e-3 in a minute). For 
 
 Adam, then 15000 iterations of dense self-scaled Broyden in float64, with the 4000 points
 redrawn by residual (RAD) every 500 iterations: 4.9e-7 in 688 s (seed 0, one thread; 3.7e-7 in
-540 s in an earlier session, on a then faster machine; seed 1: 1.3e-6). With the points fixed, 20000 SSBroyden iterations drive the loss to 1e-13 and the error
-away from the shock to 1e-8, yet stop at 1.1e-4 overall: fixed points leave the shock, a layer
-about 0.003 wide, between them, and the residual there stays large. RAD keeps putting points
-into it.
+540 s in an earlier session, on a then faster machine; seed 1: 1.3e-6). With the points fixed,
+20000 SSBroyden iterations drive the loss to 1e-13 and the error away from the shock to 1e-8, yet
+stop at 1.1e-4 overall: fixed points leave the shock, a layer about 0.003 wide, between them, and
+the residual there stays large. RAD keeps putting points into it.
 """
 
 import math

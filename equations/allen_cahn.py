@@ -2,36 +2,30 @@
 
 u(x, 0) = x^2 cos(pi x). The reference is Raissi's spectral solution (512 x 201 grid). Thin
 interfaces form and move slowly, and the initial condition has a kink in u_x at x = +-1, so
-plain Adam training on the whole time interval settles on a wrong, smeared solution; a time
-curriculum resolves early times first (causal weights are available but off, see below).
+Adam training on the whole time interval settles on a wrong, smeared solution (6.1e-1 after
+12000 steps; marching in 10 windows, 1.7e-1). A float64 quasi-Newton phase does not.
 
 Periodicity in x is exact: the network sees x through (cos(pi x), sin(pi x)) (``periodic``).
 The initial condition is a loss term with a large weight; imposing it exactly through
 ``output_transform`` would force the kink of u_x at x = +-1 into every later time.
 
-Defaults: time marching (``curriculum=10``, ``curriculum_mode=march``): window k = [(k-1)/10,
-k/10] is trained on its own, from the parameters window k-1 ended with, and its initial
-condition is window k-1's end state at t = (k-1)/10 (see pinnlab/time_marching.py); the solution
-is window k's network on window k. Window 1 gets 1000 Adam steps from scratch (points redrawn
-every 200 steps) and then, like every later window, 1100 float32 L-BFGS iterations (an equal
-share of the 11000; ``curriculum_every=0`` picks this split). Each network then only has to
-follow the solution for 0.1 in time, with 3000 points in that window.
-Measured (whole command, one thread under ``nice -n 19`` on the shared, loaded 2-core machine):
-rel. L2 6.3e-3 in 856 s (seed 0) and 7.6e-3 in 855 s (seed 1). The error grows steadily over the
-windows, 1.7e-3 for t < 0.1 to 1.0e-2 for t > 0.9 (seed 0): each window inherits the error of
-the state it starts from.
-Uniform training at the same budget (``--set curriculum=0``: the same network, points and
-12000 steps on the whole interval) reaches 3.4e-2 in 802 s (seed 0), its error growing from
-1.0e-3 at early times to 6.3e-2 for t > 0.9. It does not stay above 1e-1 with this network (the
-exact periodicity and the long float32 L-BFGS serve it too), but marching is 5.5x lower.
-The growing curriculum at the same budget (``--set curriculum_mode=grow --set
-curriculum_every=1200``) reaches 3.2e-2 in 1015 s (seed 0): one network for the whole interval
-is the limit, not the order in which times are trained.
-Smaller budgets (1000 Adam + N L-BFGS, seed 0, march / uniform): N = 3000: 2.8e-2 / 4.9e-1;
-N = 7000: 9.7e-3 / 8.9e-2. A 32 x 3 network: N = 7000: 1.3e-2 / 1.2e-1; N = 9000: 8.4e-3 /
-9.6e-2 (seed 1: 1.9e-2 / 7.6e-2). Marching stays 5-17x lower, but at no budget tried does it reach
-1e-2 while uniform training stays above 1e-1 (the README has the whole table).
-Causal weights are off: the marching windows did not need them.
+Defaults: one float64 network (32 x 3) on the whole interval, 1000 Adam steps (points redrawn
+every 200 steps), then 3000 SSBroyden iterations on the last 3000 points (see "Second-order
+optimizers" in the README). The loss falls to about 2e-9 and the error with it. Measured (whole
+command, one thread pinned to one core): rel. L2 7.9e-5 in 249 s (seed 0), and 4.5e-5, 1.6e-4,
+1.7e-4, 5.3e-5 on seeds 1 to 4 (260 to 390 s, with other work on the machine); JAX-PI reports
+5.4e-5 after 300k steps on a GPU. Much smaller settings are not safe: 16 x 3 with 1000 points,
+500 Adam + 1500 SSBroyden settled on a wrong solution (3.7e-1) on one seed of three.
+
+Why not a time curriculum: with this optimizer, training on the whole interval is what wins.
+At the same budget (1000 Adam + 3000 SSBroyden, seed 0), marching in 10 windows of 300
+iterations each reached 2.1e-3 (each window inherits its predecessor's end-state error), and
+residual-based resampling (``refine=rad`` every 500) 2.1e-4. The earlier defaults marched a
+64 x 4 float32 network with L-BFGS (``--dtype float32 --set width=64 --set depth=4 --set
+second_order=none --lbfgs-steps 11000 --set curriculum=10 --set curriculum_mode=march``):
+6.3e-3 in 464 s, where the same network trained on the whole interval (``--set curriculum=0``)
+reached 3.4e-2 (the README has the whole table of budgets). With L-BFGS the curriculum pays
+off; with SSBroyden it does not.
 """
 
 import math
@@ -57,8 +51,8 @@ reference = GridData(
 )
 
 defaults = {
-    "width": 64, "depth": 4, "periodic": "x", "points": 3000, "boundary_points": 512,
-    "weights": {"initial": 100.0}, "dtype": "float32",
-    "steps": 1000, "lr": 1e-3, "resample_every": 200, "lbfgs_steps": 11000,
-    "curriculum": 10, "curriculum_mode": "march", "curriculum_every": 0, "causal_eps": 0.0,
+    "width": 32, "depth": 3, "periodic": "x", "points": 3000, "boundary_points": 512,
+    "weights": {"initial": 100.0}, "dtype": "float64",
+    "steps": 1000, "lr": 1e-3, "resample_every": 200, "lbfgs_steps": 0,
+    "second_order": "ssbroyden", "second_order_steps": 3000,
 }

@@ -30,9 +30,10 @@ def check_second_order(settings: Any, distributed: bool, causal: bool) -> None:
     if distributed:
         raise ValueError(f"second_order={settings.second_order} runs in one process; it is not "
                          "available under torchrun")
-    if settings.curriculum and settings.curriculum_mode == "march":
-        raise ValueError(f"second_order={settings.second_order} would train only the last time window "
-                         "of curriculum_mode=march; use curriculum_mode=grow or second_order=none")
+    if settings.curriculum and settings.curriculum_mode == "march" and settings.lbfgs_steps:
+        raise ValueError(f"curriculum_mode=march trains each window with one method after Adam: "
+                         f"L-BFGS (lbfgs_steps={settings.lbfgs_steps}) or second_order={settings.second_order}, "
+                         "not both; set --lbfgs-steps 0 to march with the second-order method")
     if causal and settings.second_order == "lm":
         raise ValueError("second_order=lm works on the plain sum of squares; causal weights "
                          "(causal_eps) change the loss during training: use bfgs/ssbroyden or causal_eps=0")
@@ -49,7 +50,13 @@ def make_second_order(trainer: "Trainer") -> LevenbergMarquardt | DenseQuasiNewt
 def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
     """Take the remaining ``second_order_steps`` iterations of the phase; with ``refine`` the
     points are refined after every ``refine_every`` iterations of the phase, as in Adam and L-BFGS
-    (a shock needs points where the residual is large long after the first phases have ended)."""
+    (a shock needs points where the residual is large long after the first phases have ended).
+
+    A time curriculum goes on here too. When marching (``curriculum_mode=march`` with
+    ``lbfgs_steps=0``), every window gets an equal share of the phase's iterations, and a window
+    where the method ends early (converged, or no step found) hands its leftover iterations to
+    the last window. A new window is a new loss on new points: like a refinement, it keeps the
+    method's matrix (H, or the damping) and forgets only the last loss."""
     settings = trainer.settings
     name = settings.second_order
     if name == "none" or settings.second_order_steps - trainer.second_order_done <= 0:
@@ -62,6 +69,7 @@ def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
         # earlier phases ended with, so a phase shorter than refine_every runs on them throughout
         trainer.since_refinement = 0
     refining = settings.refine != "none"
+    curriculum = trainer.curriculum
     ended_early = False
     while (remaining := settings.second_order_steps - trainer.second_order_done) > 0:
         # refine when due, or when the method ended a chunk itself: new points give it a new loss
@@ -69,10 +77,22 @@ def run_second_order(trainer: "Trainer", bar: "Progress") -> None:
             trainer.refine_points()
             trainer.second_order.points_changed()
         chunk = min(remaining, settings.refine_every - trainer.since_refinement) if refining else remaining
+        window_left = curriculum.steps_left() if curriculum is not None else None
+        if window_left is not None:  # end the chunk where the window ends
+            chunk = min(chunk, max(window_left, 1))
         run = run_iterations(trainer, bar, chunk)
         ended_early = run.iterations < chunk
-        if ended_early and not (refining and run.iterations):  # stopped for good: say why
-            trainer.second_order_stop = run.stop
+        if curriculum is not None and curriculum.due(run.loss):
+            trainer.next_window()
+            trainer.second_order.points_changed()
+            ended_early = False
+            continue
+        if ended_early and not (refining and run.iterations):
+            if trainer.window_ended_early():  # windows are left: go on with the next one
+                trainer.second_order.points_changed()
+                ended_early = False
+                continue
+            trainer.second_order_stop = run.stop  # stopped for good: say why
             break
 
 
@@ -87,6 +107,8 @@ def run_iterations(trainer: "Trainer", bar: "Progress", iterations: int) -> Gaus
         trainer.step += 1
         trainer.second_order_done += 1
         trainer.since_refinement += 1
+        if trainer.curriculum is not None:
+            trainer.curriculum.steps_in_stage += 1
         bar.update()
         if trainer.step % settings.log_every == 0:
             _, total = trainer.record(name)

@@ -11,11 +11,15 @@
   window k-1 (u, or u_t for ``InitialRate``), evaluated once when the window starts
   (:func:`hand_over`). The targets live in the condition's point batch like any other target, so
   checkpoints, resuming and rollbacks keep them with nothing added.
-* **Each window is trained once.** ``curriculum_every`` steps (Adam and L-BFGS together) per
+* **Each window is trained once.** ``curriculum_every`` steps (all phases together) per
   window; left at 0, the first window gets all Adam steps (it starts from scratch) and every
   window, the first one included, an equal share of the L-BFGS iterations, since a window that
   starts from its predecessor's network is already close and L-BFGS converges fast from there.
-  L-BFGS starts afresh in each window (a new loss). ``curriculum_loss`` still ends a window early.
+  L-BFGS starts afresh in each window (a new loss). With ``lbfgs_steps=0`` and a second-order
+  method (``second_order=ssbroyden``...), that method takes L-BFGS's place in every window
+  (pinnlab/second_order_phase.py). ``curriculum_loss`` still ends a window early, and so does
+  an optimizer that ends on its own (converged, or no step found): the next window starts, and
+  the leftover iterations go to the last window.
 * **The solution is piecewise**: window k's snapshot on [t_{k-1}, t_k) (the last window up to
   t1), as :class:`TimeMarchedModel`. The output grid, the error, the plots, ``model.pt`` and
   ``pinnlab export`` all use it, so every time is evaluated by the network trained there.

@@ -365,11 +365,17 @@ class Trainer:
                 _, total = self.evaluate()
             self.good = cloned(self.state_dict())
             if not points_changed and stopped:
-                self.lbfgs_stop = lbfgs_stop_reason(optimizer)
-                if self.lbfgs_stop.startswith("stalled") and iterations and self.restarts < settings.lbfgs_restarts:
+                reason = lbfgs_stop_reason(optimizer)
+                if reason.startswith("stalled") and iterations and self.restarts < settings.lbfgs_restarts:
+                    self.lbfgs_stop = reason
                     optimizer = self.lbfgs = make_lbfgs(self.model, settings, self.lr_scale)
                     self.restarts += 1
                     continue
+                if self.window_ended_early():  # the window's leftover iterations go to the last one
+                    optimizer = self.lbfgs = make_lbfgs(self.model, settings, self.lr_scale)
+                    self.good = cloned(self.state_dict())
+                    continue
+                self.lbfgs_stop = reason
                 break
             if self.step - self.saved_at >= settings.checkpoint_every:
                 self.save_checkpoint(loss=float(total.detach()))
@@ -426,7 +432,13 @@ class Trainer:
         self.curriculum.steps_in_stage += steps
         if not self.curriculum.due(loss):
             return False
-        if self.marching:  # window k-1 is done: keep its network, hand its end state on
+        self.next_window()
+        return True
+
+    def next_window(self) -> None:
+        """Move the curriculum to its next window and draw its points; when marching, keep the
+        finished window's network and hand its end state on as the new initial condition."""
+        if self.marching:
             self.windows.append(cloned(self.model.state_dict()))
         self.curriculum.advance()
         self.enter_window()
@@ -434,6 +446,13 @@ class Trainer:
         if self.marching:
             self.collocation = hand_over(self.active, self.model, self.collocation)
         self.record_redraw("window", self.curriculum.stage)
+
+    def window_ended_early(self) -> bool:
+        """An optimizer ended on its own (converged, or no step found) while marching windows
+        are left: go on with the next window instead of ending training with them untrained."""
+        if not self.marching or self.curriculum.finished:
+            return False
+        self.next_window()
         return True
 
     def solution(self) -> torch.nn.Module | None:

@@ -53,8 +53,8 @@ def test_second_order_settings_are_checked():
     with pytest.raises(ValueError, match="causal weights"):
         Trainer(heat, build_model(heat, settings), settings)
     settings = resolve_settings(heat, {"second_order": "bfgs", "second_order_steps": 5, "curriculum": 2,
-                                       "curriculum_mode": "march"})
-    with pytest.raises(ValueError, match="only the last time window"):
+                                       "curriculum_mode": "march", "lbfgs_steps": 10})
+    with pytest.raises(ValueError, match="L-BFGS \\(lbfgs_steps=10\\) or second_order=bfgs, not both"):
         Trainer(heat, build_model(heat, settings), settings)
 
 

@@ -141,6 +141,95 @@ def test_marching_resumes_bit_identical(tmp_path):
     assert [(r.cloud, r.step) for r in result.redraws] == [(r.cloud, r.step) for r in whole.redraws]
 
 
+@pytest.mark.parametrize("method", ["ssbroyden", "lm"])
+def test_second_order_methods_march_window_by_window(method):
+    """With lbfgs_steps=0 the second-order phase trains every window: Adam on window 1, then an
+    equal share of the phase per window, each starting from the previous window's end state."""
+    settings = resolve_settings(HEAT, {**QUICK, "steps": 20, "lbfgs_steps": 0, "curriculum": 3,
+                                       "second_order": method, "second_order_steps": 60})
+    starts = {}
+
+    def look(step, _):  # the initial-condition batch when each window is first seen
+        starts.setdefault(run.curriculum.stage, run.collocation.conditions["initial"])
+
+    run = trainer(HEAT, settings, on_log=look)
+    result = run.run()
+    assert [(s, round(t, 12)) for s, t in result.stages] == [(0, round(1 / 3, 12)), (40, round(2 / 3, 12)), (60, 1.0)]
+    assert result.steps == 80 and result.second_order_stop == "reached second_order_steps=60"
+    assert isinstance(result.solution, TimeMarchedModel) and len(result.solution.pieces) == 3
+    for stage in (2, 3):  # window k starts from window k-1's network at t_{k-1}
+        batch = starts[stage]
+        assert torch.allclose(batch.points[:, 1], torch.full_like(batch.points[:, 1], (stage - 1) / 3))
+        with torch.no_grad():
+            expected = with_state(run.model, run.windows[stage - 2])(batch.points)[:, 0]
+        assert torch.allclose(batch.target, expected, atol=1e-12)
+    # every window is trained: each piece fits the heat equation on its own window at least 10x
+    # better than the untrained network does
+    grid = torch.stack(torch.meshgrid(torch.linspace(0, 1, 11, dtype=torch.float64),
+                                      torch.linspace(0, 1, 31, dtype=torch.float64), indexing="ij"), -1)
+    grid = grid.reshape(-1, 2).requires_grad_(True)
+    untrained = trainer(HEAT, settings).model
+    for k, piece in enumerate(result.solution.pieces):
+        inside = (grid[:, 1] >= k / 3) & (grid[:, 1] <= (k + 1) / 3)
+        mean_square = [float(residual_values(HEAT, m, grid, create_graph=False)["residual"][inside].square().mean())
+                       for m in (piece, untrained)]
+        assert mean_square[0] < 0.1 * mean_square[1], (k, mean_square)  # 0.04 .. 5e-7 when measured
+
+
+def test_second_order_marching_resumes_bit_identical(tmp_path):
+    settings = resolve_settings(HEAT, {**QUICK, "steps": 10, "lbfgs_steps": 0, "curriculum": 3,
+                                       "second_order": "ssbroyden", "second_order_steps": 30,
+                                       "checkpoint_every": 7})
+    whole = trainer(HEAT, settings, CheckpointStore(tmp_path / "whole"))
+    whole.run()
+    store = CheckpointStore(tmp_path / "split")
+
+    def stop(step, _):  # logged every 10 steps; windows end at 20 and 30
+        if step >= 25:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        trainer(HEAT, settings, store, stop).run()
+    saved = torch.load(store.last, weights_only=True)  # inside window 2: resuming crosses 30
+    assert saved["curriculum"]["stage"] == 2 and saved["step"] == 28
+    resumed = trainer(HEAT, settings, store)
+    resumed.resume(store.load())
+    result = resumed.run()
+    assert result.stages == whole.stages
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
+    for a, b in zip(whole.windows, resumed.windows, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class Exact(torch.nn.Module):
+    """u = c x (1 + t^2): exact for u_t = 2 x t and u(x, 0) = x at c = 1, so every window's loss
+    reaches zero in a few iterations and its optimizer stops early."""
+
+    fields = ("u",)
+
+    def __init__(self):
+        super().__init__()
+        self.c = torch.nn.Parameter(torch.tensor(0.5, dtype=torch.float64))
+
+    def forward(self, p):
+        x, t = p[:, 0], p[:, 1]
+        return (self.c * x * (1 + t**2)).unsqueeze(1)
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "ssbroyden"])
+def test_a_window_that_converges_early_hands_over_instead_of_ending_training(method):
+    problem = Problem.define("exact", domain=Interval(0.0, 1.0) * TimeInterval(0.0, 1.0),
+                             residual=lambda x, t, u_t: u_t - 2 * x * t, conditions={"initial": Initial(lambda x: x)})
+    second_order = {"lbfgs_steps": 0, "second_order": method, "second_order_steps": 400} if method != "lbfgs" \
+        else {"lbfgs_steps": 400}
+    settings = resolve_settings(problem, {**QUICK, "grid": (5, 5), "steps": 0, "curriculum": 4, **second_order})
+    result = Trainer(problem, Exact(), settings).run()
+    assert [round(t, 12) for _, t in result.stages] == [0.25, 0.5, 0.75, 1.0]  # all four windows trained
+    assert result.steps < 200  # each stopped long before its share of 100
+    assert result.final_losses["residual"] < 1e-20
+
+
 class Polynomial(torch.nn.Module):
     """u = x t^2 + x: a known end state, with u_t = 2 x t."""
 
@@ -195,9 +284,10 @@ def test_allen_cahn_marches_through_its_windows_at_a_small_budget():
     from pinnlab.solve import evaluation_grid
 
     problem = load_problem("equations/allen_cahn.py")
-    settings = resolve_settings(problem, {"progress": False, "steps": 20, "lbfgs_steps": 50, "points": 200,
-                                          "boundary_points": 32, "width": 12, "depth": 2, "log_every": 5})
-    assert settings.curriculum_mode == "march" and settings.curriculum == 10
+    settings = resolve_settings(problem, {"progress": False, "steps": 20, "second_order_steps": 50, "points": 200,
+                                          "boundary_points": 32, "width": 12, "depth": 2, "log_every": 5,
+                                          "curriculum": 10, "curriculum_mode": "march"})
+    assert settings.second_order == "ssbroyden" and settings.lbfgs_steps == 0  # its defaults
     result = trainer(problem, settings).run()
     assert [round(end, 12) for _, end in result.stages] == [round(0.1 * k, 12) for k in range(1, 11)]
     assert isinstance(result.solution, TimeMarchedModel) and len(result.solution.pieces) == 10

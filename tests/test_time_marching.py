@@ -221,9 +221,9 @@ class Exact(torch.nn.Module):
 def test_a_window_that_converges_early_hands_over_instead_of_ending_training(method):
     problem = Problem.define("exact", domain=Interval(0.0, 1.0) * TimeInterval(0.0, 1.0),
                              residual=lambda x, t, u_t: u_t - 2 * x * t, conditions={"initial": Initial(lambda x: x)})
-    second_order = {"lbfgs_steps": 0, "second_order": method, "second_order_steps": 400} if method != "lbfgs" \
-        else {"lbfgs_steps": 400}
-    settings = resolve_settings(problem, {**QUICK, "grid": (5, 5), "steps": 0, "curriculum": 4, **second_order})
+    phase = {"lbfgs": {"lbfgs_steps": 400},
+             "ssbroyden": {"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 400}}[method]
+    settings = resolve_settings(problem, {**QUICK, "grid": (5, 5), "steps": 0, "curriculum": 4, **phase})
     result = Trainer(problem, Exact(), settings).run()
     assert [round(t, 12) for _, t in result.stages] == [0.25, 0.5, 0.75, 1.0]  # all four windows trained
     assert result.steps < 200  # each stopped long before its share of 100

@@ -38,13 +38,6 @@ def time_bounds(problem: Problem, what: str) -> tuple[float, float]:
     return problem.domain.time.t0, problem.domain.time.t1
 
 
-def marching_second_order_steps(settings: Settings) -> int:
-    """The second-order phase's iterations when it takes part in time marching (it then runs in
-    every window, in place of L-BFGS; see pinnlab/second_order_phase.py), else 0."""
-    marching = settings.curriculum and settings.curriculum_mode == "march"
-    return settings.second_order_steps if marching and settings.second_order != "none" else 0
-
-
 class TimeCurriculum:
     """Which time window is being trained, and when to move on."""
 
@@ -52,9 +45,10 @@ class TimeCurriculum:
         self.t0, self.t1 = time_bounds(problem, "curriculum")
         self.stages = settings.curriculum
         self.marching = settings.curriculum_mode == "march"
-        total = settings.steps + settings.lbfgs_steps + marching_second_order_steps(settings)
+        total = settings.steps + settings.lbfgs_steps
         self.every = self.first = settings.curriculum_every or max(total // self.stages, 1)
-        per_window = settings.lbfgs_steps or marching_second_order_steps(settings)
+        # when marching, the second-order phase takes L-BFGS's place in every window (lbfgs_steps=0)
+        per_window = settings.lbfgs_steps or (settings.second_order_steps if settings.second_order != "none" else 0)
         if self.marching and not settings.curriculum_every and per_window:
             # each window is trained once: Adam (from scratch) on the first window only, then an
             # equal share of the L-BFGS (or second-order) iterations for every window, the first
@@ -87,14 +81,19 @@ class TimeCurriculum:
         if self.finished:
             return False
         reached = self.loss_threshold > 0 and loss is not None and loss < self.loss_threshold
-        return self.steps_in_stage >= (self.first if self.stage == 1 else self.every) or reached
+        return self.steps_in_stage >= self.share or reached
+
+    @property
+    def share(self) -> int:
+        """The steps the current window trains for."""
+        return self.first if self.stage == 1 else self.every
 
     def steps_left(self) -> int | None:
         """Steps until the current window has had its share; None in the last window, which
         trains until the phases end."""
         if self.finished:
             return None
-        return max((self.first if self.stage == 1 else self.every) - self.steps_in_stage, 0)
+        return max(self.share - self.steps_in_stage, 0)
 
     def advance(self) -> None:
         self.stage += 1

@@ -1,14 +1,17 @@
-"""Fixed uniform points against residual-based adaptive collocation, same points and steps.
+"""Fixed uniform points against adaptive collocation in space and time, same points and steps.
 
     python benchmarks/sampling.py [--equation burgers] [--seeds 0 1 2] [--methods uniform rad rar-d]
-                                  [--extra "--points 1000 --steps 2000 --lbfgs-steps 2000"]
+                                  [--extra "--points 1000 --steps 2000 --lbfgs-steps 2000"] [--jobs 2]
 
 Every method trains the same network for the same number of steps on the same number of interior
-points; only where the points are changes. ``uniform`` draws them once, uniformly at random, and
-keeps them; the adaptive methods start from such a draw and move (rad) or add (rar-d, with a fixed
-budget, replacing the points of smallest residual) points every ``refine_every`` steps. Each run
-is a separate ``pinnlab solve`` process. Prints a Markdown table with the mean error per method
-and its ratio to uniform's, and writes it to results/sampling.md.
+points; only where (and when) the points are changes. ``uniform`` draws them once, uniformly at
+random, over the whole domain and keeps them; the adaptive methods start from such a draw and move
+(rad) or add (rar-d, with a fixed budget, replacing the points of smallest residual) points every
+``refine_every`` steps. ``march`` trains a time-dependent problem window by window (10 windows,
+each from the previous one's end state) on fixed points per window, ``march-rad`` moves them by
+rad inside each window. Each run is a separate ``pinnlab solve`` process, ``--jobs`` of them side
+by side. Prints a Markdown table with the mean error per method and its ratio to uniform's, and
+writes it to results/sampling.md.
 """
 
 from __future__ import annotations
@@ -22,17 +25,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from pinnlab.atomic import write_text  # noqa: E402
 
 METHODS = {
     "uniform": ["--set", "sampler=uniform", "--set", "refine=none"],
     "rad": ["--set", "sampler=uniform", "--set", "refine=rad"],
     "rar-d": ["--set", "sampler=uniform", "--set", "refine=rar-d", "--set", "refine_budget=fixed"],
+    "march": ["--set", "sampler=uniform", "--set", "refine=none", "--set", "curriculum=10",
+              "--set", "curriculum_mode=march"],
+    "march-rad": ["--set", "sampler=uniform", "--set", "refine=rad", "--set", "curriculum=10",
+                  "--set", "curriculum_mode=march"],
 }
 
 
@@ -56,28 +66,28 @@ def main() -> None:
     parser.add_argument("--extra", default="--points 1000 --set refine_every=500 --set refine_points=100",
                         help="solve arguments shared by every method")
     parser.add_argument("--table", type=Path, default=ROOT / "results" / "sampling.md")
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side (give each one thread)")
     args = parser.parse_args()
     extra = shlex.split(args.extra)
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     lines = [f"`pinnlab solve equations/{args.equation}.py {args.extra}` per method, on {machine}", "",
              "| method | seed | rel. L2 error | steps | whole command (s) |", "|---|---|---|---|---|"]
-    means: dict[str, float] = {}
-    for method in args.methods:
-        errors = []
-        for seed in args.seeds:
-            result = run(args.equation, method, seed, extra)
-            errors.append(result["rel_l2"])
+    runs = [(method, seed) for method in args.methods for seed in args.seeds]
+    errors: dict[str, list[float]] = {method: [] for method in args.methods}
+    with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        for (method, seed), result in zip(runs, pool.map(lambda r: run(args.equation, *r, extra), runs)):
+            errors[method].append(result["rel_l2"])
             lines.append(f"| {method} | {seed} | {result['rel_l2']:.2e} | {result['steps']} | {result['seconds']:.1f} |")
             print(lines[-1], flush=True)
-        means[method] = float(np.mean(errors))
+    means = {method: float(np.mean(values)) for method, values in errors.items()}
     lines += ["", "| method | mean rel. L2 error | uniform / method |", "|---|---|---|"]
     for method, mean in means.items():
         ratio = means["uniform"] / mean if "uniform" in means else float("nan")
         lines.append(f"| {method} | {mean:.2e} | {ratio:.2f}x |")
     print("\n".join(lines[-len(means) - 2:]))
     args.table.parent.mkdir(parents=True, exist_ok=True)
-    args.table.write_text("\n".join(lines) + "\n")
+    write_text(args.table, "\n".join(lines) + "\n")
     print(f"table written to {args.table}")
 
 

@@ -32,19 +32,17 @@ At a corner itself the pressure is reported at distance ``corner_clip`` = 2e-3 f
 never sees the corner point). That is the distance at which COMSOL's corner values sit on the
 +-8 nu log r curve, half the reference grid's smallest spacing: the error at the two corner
 nodes measures this convention rather than the solution (at 1e-3 or 4e-3, p's error below would
-read 9.8e-3 or 1.18e-2), so it is also given without them.
+read 8.9e-3 or 1.27e-2), so it is also given without them.
 
 Defaults: a 24 x 3 float64 network (1347 parameters), 2500 points redrawn every 500 steps with
-density proportional to the residual (``refine=rad``) from a pool of 100000 candidates (a pool
-of 20000 holds about six candidates within 0.02 of a corner, too few to resolve it), 1000 Adam
-steps and 1000 L-BFGS iterations, then 4000 SSBroyden iterations.
+density proportional to the residual (``refine=rad``), 1000 Adam steps and 1000 L-BFGS
+iterations, then 4000 SSBroyden iterations, with the redrawing going on inside them.
 
 Measured (``python benchmarks/suite.py --equations lid_cavity --extra "--set threads=1"``, seed 0,
 one thread pinned to a core of a 2-core x86_64 CPU, the other core busy): relative L2 error
-u 2.0e-4, v 2.6e-4, p 2.1e-3 (1.9e-3 without the two corner nodes) in 287 s; seeds 1 and 2 give
-p 2.4e-3 and 2.2e-3. The same settings without the corner flow: u 1.6e-3, v 2.5e-3, p 0.73. The
-earlier defaults, without it (Levenberg-Marquardt, a pool of 20000): u 3.3e-3, v 6.4e-3, p 0.17
-in 879 s.
+u 2.0e-4, v 2.4e-4, p 2.8e-3 (1.7e-3 without the two corner nodes) in 202 s; seeds 1 and 2 give
+p 2.0e-3 and 1.9e-3. The same settings without the corner flow: u 5.0e-3, v 6.7e-3, p 0.17, as
+the earlier defaults without it (Levenberg-Marquardt): u 3.3e-3, v 6.4e-3, p 0.17 in 879 s.
 """
 
 import math
@@ -123,5 +121,5 @@ reference = TableData("../../shared/reference/pinnacle_lid_driven_a4.dat",
 defaults = {
     "width": 24, "depth": 3, "points": 2500, "boundary_points": 100, "dtype": "float64",
     "steps": 1000, "lr": 1e-3, "lbfgs_steps": 1000, "refine": "rad", "refine_every": 500,
-    "refine_pool": 100000, "second_order": "ssbroyden", "second_order_steps": 4000,
+    "second_order": "ssbroyden", "second_order_steps": 4000,
 }

@@ -16,6 +16,8 @@ from types import ModuleType
 import pytest
 import torch
 
+from markdown_tables import markdown_tables
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "residuals.py"
 
@@ -33,13 +35,6 @@ def bench() -> Iterator[ModuleType]:
         del sys.modules[name]
 
 
-def table_rows(text: str) -> list[dict[str, str]]:
-    """The Markdown table's data rows as {header: cell}."""
-    lines = [line for line in text.splitlines() if line.startswith("|")]
-    heads = [h.strip() for h in lines[0].strip("|").split("|")]
-    return [dict(zip(heads, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
-
-
 def test_tiny_run_writes_a_table_of_finite_numbers(tmp_path: Path) -> None:
     table = tmp_path / "residuals.md"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -50,7 +45,8 @@ def test_tiny_run_writes_a_table_of_finite_numbers(tmp_path: Path) -> None:
     assert "- kdv: pinnlab" in done.stdout and "(ok)" in done.stdout and "FAILED" not in done.stdout
     text = table.read_text()
     assert "deepxde" not in text.lower().split("residual agreement")[1]
-    (row,) = table_rows(text)
+    (rows,) = markdown_tables(text)
+    (row,) = rows
     assert row.pop("N") == "200"
     method, difference = row.pop("rel. diff vs autograd").split()
     assert method == "pinnlab" and float(difference) <= 1e-3

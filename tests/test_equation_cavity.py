@@ -3,23 +3,22 @@ satisfies the module's residuals with their signs, the hard constraint gives the
 corner flow it builds in is the Stokes corner solution that the reference shows, and a short solve
 gets near the reference."""
 
-import importlib.util
 import inspect
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from pinnlab import load_problem, resolve_settings
 from pinnlab.model import build_model
+from pinnlab.problem import import_module_file
 from pinnlab.solve import evaluation_grid, predict_on_grid, relative_l2
 from pinnlab.threads import thread_limit
 from pinnlab.training import train
 
 CAVITY = load_problem("equations/lid_cavity.py")
-_spec = importlib.util.spec_from_file_location("lid_cavity", "equations/lid_cavity.py")
-MODULE = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(MODULE)
+MODULE = import_module_file(Path("equations/lid_cavity.py"))
 
 
 def reference():

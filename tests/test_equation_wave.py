@@ -1,22 +1,21 @@
 """equations/wave.py: the exact solution solves the declared problem, and NTK balancing finds the
 imbalance that makes this problem hard (initial and wall terms weighted far above the residual)."""
 
-import importlib.util
 import math
+from pathlib import Path
 
 import torch
 
 from pinnlab import load_problem, resolve_settings
 from pinnlab.model import build_model
+from pinnlab.problem import import_module_file
 from pinnlab.training import train
 
 WAVE = load_problem("equations/wave.py")
 
 
 def test_exact_solution_satisfies_equation_and_conditions():
-    spec = importlib.util.spec_from_file_location("wave_module", "equations/wave.py")
-    wave = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(wave)
+    wave = import_module_file(Path("equations/wave.py"))
     x = torch.rand(500, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).requires_grad_()
     t = torch.rand(500, dtype=torch.float64, generator=torch.Generator().manual_seed(2)).requires_grad_()
     u = wave.exact(x, t)

@@ -9,20 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from markdown_tables import markdown_tables
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "sampling.py"
-
-
-def markdown_tables(text: str) -> list[list[dict[str, str]]]:
-    """Every Markdown table in ``text``, as its data rows {header: cell}."""
-    blocks, block = [], []
-    for line in [*text.splitlines(), ""]:
-        if line.startswith("|"):
-            block.append([cell.strip() for cell in line.strip("|").split("|")])
-        elif block:
-            blocks.append([dict(zip(block[0], row)) for row in block[2:]])
-            block = []
-    return blocks
 
 
 def test_tiny_run_side_by_side_writes_errors_and_ratios(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from markdown_tables import markdown_tables
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "suite.py"
 TINY = ("--steps 20 --lbfgs-steps 0 --points 200 --boundary-points 50 --set second_order_steps=3 "
@@ -21,9 +23,7 @@ def run_suite(table: Path, *equations: str) -> subprocess.CompletedProcess:
 
 
 def rows(table: Path) -> dict[str, dict[str, str]]:
-    lines = [line for line in table.read_text().splitlines() if line.startswith("|")]
-    heads = [h.strip() for h in lines[0].strip("|").split("|")]
-    found = [dict(zip(heads, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
+    (found,) = markdown_tables(table.read_text())
     return {r["equation"]: r for r in found}
 
 

@@ -39,6 +39,7 @@ from .quasi_newton import DenseQuasiNewton
 from .sampling import make_sampler
 from .second_order_phase import check_second_order, make_second_order, run_second_order
 from .settings import Settings
+from .threads import thread_limit
 from .time_marching import hand_over, marched_model, marching_weights
 
 
@@ -660,11 +661,15 @@ def train(problem: Problem, model: torch.nn.Module, settings: Settings,
           on_log: Callable[[int, dict[str, float]], None] | None = None,
           checkpoints: CheckpointStore | None = None,
           resume_from: dict[str, Any] | None = None) -> TrainingResult:
-    """Train ``model`` on ``problem``; returns losses, history and why L-BFGS stopped."""
-    trainer = Trainer(problem, model, settings, checkpoints, on_log)
-    if resume_from is not None:
-        trainer.resume(resume_from)
-    return trainer.run()
+    """Train ``model`` on ``problem``; returns losses, history and why L-BFGS stopped.
+
+    Runs on ``settings.threads`` CPU threads, as ``solve`` does: a caller of ``train`` alone
+    asks for the same thread count and gets it."""
+    with thread_limit(settings.threads):
+        trainer = Trainer(problem, model, settings, checkpoints, on_log)
+        if resume_from is not None:
+            trainer.resume(resume_from)
+        return trainer.run()
 
 
 def check_balance(problem: Problem, settings: Settings, weights: dict[str, float]) -> None:

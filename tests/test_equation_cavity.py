@@ -14,7 +14,6 @@ from pinnlab import load_problem, resolve_settings
 from pinnlab.model import build_model
 from pinnlab.problem import import_module_file
 from pinnlab.solve import evaluation_grid, predict_on_grid, relative_l2
-from pinnlab.threads import thread_limit
 from pinnlab.training import train
 
 CAVITY = load_problem("equations/lid_cavity.py")
@@ -133,8 +132,7 @@ def test_short_solve_gets_near_the_reference_pressure_included():
     })  # about 20 s on one thread
     torch.manual_seed(settings.seed)
     model = build_model(CAVITY, settings)
-    with thread_limit(settings.threads):  # train() leaves threads to its caller, as solve() does
-        train(CAVITY, model, settings)
+    train(CAVITY, model, settings)
     grid = evaluation_grid(CAVITY, settings)
     errors = relative_l2(predict_on_grid(model, CAVITY, grid), grid)
     # measured u 1.4e-3, v 2.6e-3, p 5.7e-3; without the corner flow the defaults' pressure error is 0.17

@@ -6,7 +6,9 @@ import torch
 from threadpoolctl import threadpool_info
 
 from pinnlab import Dirichlet, Interval, Problem, resolve_settings, solve
+from pinnlab.model import build_model
 from pinnlab.threads import thread_limit
+from pinnlab.training import train
 
 
 def blas_threads() -> list[int]:
@@ -39,4 +41,23 @@ def test_solve_runs_on_the_threads_it_was_given(tmp_path):
     result = solve(problem, settings, tmp_path)
     assert seen and all(t == 1 and set(b) == {1} for t, b in seen)
     assert result.metrics["machine"].split(", ")[1] == "1 threads"
+    assert torch.get_num_threads() == before
+
+
+def test_train_alone_runs_on_the_threads_it_was_given():
+    """``train`` is public too: called without ``solve`` it still keeps to ``threads``."""
+    seen = []
+
+    def residual(u_xx, x):
+        seen.append((torch.get_num_threads(), blas_threads()))
+        return u_xx + np.pi**2 * torch.sin(np.pi * x)
+
+    problem = Problem.define("threads", domain=Interval(0.0, 1.0), residual=residual,
+                             conditions={"ends": Dirichlet(0.0)})
+    before = torch.get_num_threads()
+    settings = resolve_settings(problem, {"steps": 3, "lbfgs_steps": 2, "points": 32, "width": 8,
+                                          "depth": 1, "progress": False, "threads": 1})
+    torch.manual_seed(0)
+    train(problem, build_model(problem, settings), settings)
+    assert seen and all(t == 1 and set(b) == {1} for t, b in seen)
     assert torch.get_num_threads() == before

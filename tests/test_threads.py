@@ -26,15 +26,20 @@ def test_thread_limit_holds_torch_and_blas_and_restores_them():
         assert torch.get_num_threads() == torch_before and blas_threads() == blas_before
 
 
-def test_solve_runs_on_the_threads_it_was_given(tmp_path):
-    seen = []
+def thread_recording_problem(seen: list) -> Problem:
+    """A small Poisson problem whose residual notes the torch and BLAS thread counts it runs on."""
 
     def residual(u_xx, x):
         seen.append((torch.get_num_threads(), blas_threads()))
         return u_xx + np.pi**2 * torch.sin(np.pi * x)
 
-    problem = Problem.define("threads", domain=Interval(0.0, 1.0), residual=residual,
-                             conditions={"ends": Dirichlet(0.0)})
+    return Problem.define("threads", domain=Interval(0.0, 1.0), residual=residual,
+                          conditions={"ends": Dirichlet(0.0)})
+
+
+def test_solve_runs_on_the_threads_it_was_given(tmp_path):
+    seen = []
+    problem = thread_recording_problem(seen)
     before = torch.get_num_threads()
     settings = resolve_settings(problem, {"steps": 3, "lbfgs_steps": 0, "points": 32, "width": 8,
                                           "depth": 1, "progress": False, "threads": 1})
@@ -47,13 +52,7 @@ def test_solve_runs_on_the_threads_it_was_given(tmp_path):
 def test_train_alone_runs_on_the_threads_it_was_given():
     """``train`` is public too: called without ``solve`` it still keeps to ``threads``."""
     seen = []
-
-    def residual(u_xx, x):
-        seen.append((torch.get_num_threads(), blas_threads()))
-        return u_xx + np.pi**2 * torch.sin(np.pi * x)
-
-    problem = Problem.define("threads", domain=Interval(0.0, 1.0), residual=residual,
-                             conditions={"ends": Dirichlet(0.0)})
+    problem = thread_recording_problem(seen)
     before = torch.get_num_threads()
     settings = resolve_settings(problem, {"steps": 3, "lbfgs_steps": 2, "points": 32, "width": 8,
                                           "depth": 1, "progress": False, "threads": 1})

@@ -22,7 +22,7 @@ whole interval is what wins. At the same budget (1000 Adam + 3000 SSBroyden, see
 in 10 windows of 300 iterations each reached 2.1e-3 (each window inherits its predecessor's
 end-state error), and residual-based resampling (``refine=rad`` every 500) 2.1e-4. With few
 points the curriculum is what makes the solve reliable: at ``--set points=500``, seeds 0 to 5,
-the whole interval fit its points with a wrong solution on three seeds (4.1e-1 to 7.8e-1) and
+the whole interval settled on a wrong solution on three seeds (4.1e-1 to 7.8e-1) and
 marching (``--set curriculum=10 --set curriculum_mode=march``) converged on all six (1.3e-3 to
 4.1e-3, about 2.5 minutes each; README, "Shipped equations"). The earlier defaults marched a
 64 x 4 float32 network with L-BFGS (``--dtype float32 --set width=64 --set depth=4 --set

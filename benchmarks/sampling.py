@@ -71,7 +71,9 @@ def main() -> None:
     extra = shlex.split(args.extra)
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    own = "; ".join(f"`{method}`: `{' '.join(METHODS[method])}`" for method in args.methods)
     lines = [f"`pinnlab solve equations/{args.equation}.py {args.extra}` per method, on {machine}", "",
+             f"Each method adds its own settings: {own}.", "",
              "| method | seed | rel. L2 error | steps | whole command (s) |", "|---|---|---|---|---|"]
     runs = [(method, seed) for method in args.methods for seed in args.seeds]
     errors: dict[str, list[float]] = {method: [] for method in args.methods}

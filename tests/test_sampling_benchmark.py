@@ -24,7 +24,9 @@ def test_tiny_run_side_by_side_writes_errors_and_ratios(tmp_path: Path) -> None:
                           "--set refine_every=10 --set refine_pool=1000 --set grid=11x11 --set threads=1"]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
-    runs, means = markdown_tables(table.read_text())
+    text = table.read_text()
+    assert "`march-rad`: `--set sampler=uniform --set refine=rad --set curriculum=10" in text  # what each method sets
+    runs, means = markdown_tables(text)
     assert [(row["method"], row["seed"]) for row in runs] == [
         ("uniform", "0"), ("uniform", "1"), ("march-rad", "0"), ("march-rad", "1")]  # in order, though side by side
     assert all(0 < float(row["rel. L2 error"]) < 10 and float(row["whole command (s)"]) > 0 for row in runs)

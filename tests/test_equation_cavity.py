@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pinnlab import load_problem, resolve_settings
+from pinnlab import resolve_settings
 from pinnlab.model import build_model
-from pinnlab.problem import import_module_file
+from pinnlab.problem import from_module, import_module_file
 from pinnlab.solve import evaluation_grid, predict_on_grid, relative_l2
 from pinnlab.training import train
 
-CAVITY = load_problem("equations/lid_cavity.py")
 MODULE = import_module_file(Path("equations/lid_cavity.py"))
+CAVITY = from_module(MODULE, Path("equations/lid_cavity.py"))  # the problem of that same module
 
 
 def reference():

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import torch
 
-from pinnlab import load_problem, resolve_settings
+from pinnlab import resolve_settings
 from pinnlab.model import build_model
-from pinnlab.problem import import_module_file
+from pinnlab.problem import from_module, import_module_file
 from pinnlab.training import train
 
-WAVE = load_problem("equations/wave.py")
+WAVE_MODULE = import_module_file(Path("equations/wave.py"))
+WAVE = from_module(WAVE_MODULE, Path("equations/wave.py"))  # the problem of that same module
 
 
 def test_exact_solution_satisfies_equation_and_conditions():
-    wave = import_module_file(Path("equations/wave.py"))
+    wave = WAVE_MODULE
     x = torch.rand(500, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).requires_grad_()
     t = torch.rand(500, dtype=torch.float64, generator=torch.Generator().manual_seed(2)).requires_grad_()
     u = wave.exact(x, t)

@@ -21,15 +21,16 @@ Why not a time curriculum by default: with this optimizer and 3000 points, train
 whole interval is what wins. At the same budget (1000 Adam + 3000 SSBroyden, seed 0), marching
 in 10 windows of 300 iterations each reached 2.1e-3 (each window inherits its predecessor's
 end-state error), and residual-based resampling (``refine=rad`` every 500) 2.1e-4. With few
-points the curriculum is what makes the solve reliable: at ``--set points=500``, seeds 0 to 5,
-the whole interval settled on a wrong solution on three seeds (4.1e-1 to 7.8e-1) and
-marching (``--set curriculum=10 --set curriculum_mode=march``) converged on all six (1.3e-3 to
-4.1e-3, about 2.5 minutes each; README, "Shipped equations"). The earlier defaults marched a
-64 x 4 float32 network with L-BFGS (``--dtype float32 --set width=64 --set depth=4 --set
-second_order=none --lbfgs-steps 11000 --set curriculum=10 --set curriculum_mode=march``):
-6.3e-3 in 464 s, where the same network trained on the whole interval (``--set curriculum=0``)
-reached 3.4e-2 (the README has the whole table of budgets). With L-BFGS the curriculum pays
-off; with SSBroyden it pays off when points are few.
+points the curriculum is what makes the solve reliable: at ``--set points=250``, seeds 0 to 11,
+the whole interval settled on a wrong solution every time (5.0e-1 to 9.6e-1) and marching
+(``--set curriculum=10 --set curriculum_mode=march``) converged every time (1.4e-3 to 4.8e-3,
+under 2 minutes each); at 500 points the whole interval was wrong on 8 of 12 seeds (README,
+"Shipped equations"). The earlier defaults marched a 64 x 4 float32 network with L-BFGS
+(``--dtype float32 --set width=64 --set depth=4 --set second_order=none --lbfgs-steps 11000
+--set curriculum=10 --set curriculum_mode=march``): 6.3e-3 in 464 s, where the same network
+trained on the whole interval (``--set curriculum=0``) reached 3.4e-2 (the README has the whole
+table of budgets). With L-BFGS the curriculum pays off; with SSBroyden it pays off when points
+are few.
 """
 
 import math

@@ -110,7 +110,10 @@ def test_refinements_and_windows_reach_the_output_files(tmp_path):
 
     import h5py
 
+    import matplotlib.image
+
     from pinnlab.io import read_results
+    from pinnlab.plots import plot_collocation
 
     settings = resolve_settings(HEAT, {**QUICK, "steps": 60, "lbfgs_steps": 20, "curriculum": 2,
                                        "refine": "rad", "refine_every": 25, "refine_pool": 1000})
@@ -126,6 +129,14 @@ def test_refinements_and_windows_reach_the_output_files(tmp_path):
         assert f["points/refinement_2/residual"].shape == (300,)
     assert 'Name="points_refinement_1"' in (tmp_path / "fields.xdmf").read_text()
     assert (tmp_path / "collocation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the README's recipe for plotting refinements of one's own choice from the saved file
+    for count in (1, 2):
+        chosen = ["refinement_1", "refinement_2"][:count]
+        plot_collocation(tmp_path / f"chosen_{count}.png", axes=results.axes, field="u",
+                         values=results.prediction["u"],
+                         point_sets=[(name, results.points[name]["coordinates"]) for name in chosen])
+    one, two = (matplotlib.image.imread(tmp_path / f"chosen_{count}.png") for count in (1, 2))
+    assert two.shape[1] > 1.5 * one.shape[1]  # a panel per chosen refinement
 
 
 

@@ -109,7 +109,6 @@ def test_refinements_and_windows_reach_the_output_files(tmp_path):
     import json
 
     import h5py
-
     import matplotlib.image
 
     from pinnlab.io import read_results

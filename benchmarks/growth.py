@@ -1,6 +1,7 @@
 """DWR growth against uniform refinement, fixed depth and a torchdiffeq ODE-Net, per data set and seed.
 
     python benchmarks/growth.py [--datasets spirals peaks ...] [--seeds 0 1 2] [--no-odenet]
+                                [--jobs 2] [--cycles 12 --steps 300 --budget 32]
                                 [--out results/growth.md]
 
 Protocol (the same for every data set; width, lift and objective per data set in ``CONFIGS``):
@@ -31,8 +32,11 @@ Protocol (the same for every data set; width, lift and objective per data set in
   through ``odeint_adjoint`` with the same rk4 steps, and through ``odeint`` with dopri5 (rtol 1e-3,
   atol 1e-4).
 
-Prints each run's (layers, test accuracy) curves and writes the tables to ``--out``.  Runs
-single-threaded (``torch.set_num_threads(1)``).  The default run (9 data sets, 3 seeds) took 55
+Prints each run's (layers, test accuracy) curves and writes the tables to ``--out``.  Every
+(data set, seed) pair runs with one thread (``torch.set_num_threads(1)``); ``--jobs N`` runs N
+pairs side by side in worker processes, with the same results as one after another.
+``--cycles``, ``--steps`` and ``--budget`` shrink the protocol for a quick look (the tables then
+say so in the command line they print).  The default run (9 data sets, 3 seeds) took 55
 minutes wall, 41 minutes CPU, at nice 19 on a shared two-core machine; of the wall time, 44
 minutes went to the growth runs (digits 12; one spheres seed 13 while the machine was busy,
 against under a minute for most data sets and seeds) and 11 to the ODE-Net runs
@@ -42,9 +46,11 @@ against under a minute for most data sets and seeds) and 11 to the ODE-Net runs
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -126,15 +132,16 @@ def comparison(uniform: list, others: dict[str, list]) -> dict:
     return out
 
 
-def run_one(name: str, seed: int, odenet: bool) -> dict:
-    base = replace(CONFIGS[name], budget_layers=BUDGET, max_cycles=CYCLES, train_at_budget=True,
-                   optimizer=Adam(STEPS, 1e-2), seed=seed)
+def run_one(name: str, seed: int, odenet: bool, cycles: int = CYCLES, steps: int = STEPS,
+            budget: int = BUDGET) -> dict:
+    base = replace(CONFIGS[name], budget_layers=budget, max_cycles=cycles, train_at_budget=True,
+                   optimizer=Adam(steps, 1e-2), seed=seed)
     data = load_dataset(name, seed=seed)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     dwr = grow(data, DWRRefinement(Doerfler(0.5)), base).cycles
     uniform = grow(data, UniformRefinement(), base).cycles
     random = grow(data, RandomRefinement(Doerfler(0.5), seed=seed), base).cycles
-    depths = [2**i for i in range(BUDGET.bit_length()) if 2**i <= BUDGET]
+    depths = [2**i for i in range(budget.bit_length())]
     fixed = fixed_depth_sweep(data, depths, replace(base, train_at_budget=False))
     growth_s = time.perf_counter() - started
     best_fixed = max(c.test_accuracy for c in fixed)
@@ -164,11 +171,39 @@ def run_one(name: str, seed: int, odenet: bool) -> dict:
             spec = replace(spec, width=base.width, final_time=base.final_time, steps=ODENET_STEPS, seed=seed)
             result = train_ode_net(data, spec)
             row["odenet"][title] = (result.test_accuracy, result.evaluations_per_forward, result.wall_time_s)
+    row["cpu_s"] = time.process_time() - cpu_started
+    return row
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def run_all(datasets: list[str], seeds: list[int], odenet: bool, jobs: int, **protocol: int) -> list[dict]:
+    """Every (data set, seed) run, ``jobs`` worker processes side by side, one thread each; rows in
+    the order of the arguments, each printed as soon as it and all before it are done."""
+    tasks = [(name, seed) for name in datasets for seed in seeds]
+    if jobs <= 1:
+        _one_thread()
+        results = (run_one(name, seed, odenet, **protocol) for name, seed in tasks)
+        return [_report(row) for row in results]
+    context = multiprocessing.get_context("spawn")  # no forked torch thread pools
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_thread) as pool:
+        futures = [pool.submit(run_one, name, seed, odenet, **protocol) for name, seed in tasks]
+        return [_report(future.result()) for future in futures]
+
+
+def _report(row: dict) -> dict:
+    print(curves([row]), f"\n  ({row['growth_s']:.0f} s growth; ODE-Net {row['odenet']})", flush=True)
     return row
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.{0 if seconds >= 600 else 1}f} minutes"
 
 
 def _pct(values: list[float]) -> str:
@@ -260,45 +295,52 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--no-odenet", action="store_true", help="leave out the torchdiffeq ODE-Net columns")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs side by side, each in its own process with one thread (default 1)")
+    parser.add_argument("--cycles", type=int, default=CYCLES, help=f"refinement cycles per run (default {CYCLES})")
+    parser.add_argument("--steps", type=int, default=STEPS, help=f"Adam steps per cycle (default {STEPS})")
+    parser.add_argument("--budget", type=int, default=BUDGET, help=f"layer budget (default {BUDGET})")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "growth.md")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    for flag in ("jobs", "cycles", "steps", "budget"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag} must be at least 1, got {getattr(args, flag)}")
     odenet = not args.no_odenet
-    rows = []
-    started, cpu_started = time.perf_counter(), time.process_time()
-    for name in args.datasets:
-        for seed in args.seeds:
-            row = run_one(name, seed, odenet)
-            rows.append(row)
-            print(curves([row]), f"\n  ({row['growth_s']:.0f} s growth; ODE-Net {row['odenet']})", flush=True)
-    total, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    cycles, steps, budget = args.cycles, args.steps, args.budget
+    started = time.perf_counter()
+    rows = run_all(args.datasets, args.seeds, odenet, args.jobs, cycles=cycles, steps=steps, budget=budget)
+    total, cpu = time.perf_counter() - started, sum(row["cpu_s"] for row in rows)
+    protocol = {"cycles": (cycles, CYCLES), "steps": (steps, STEPS), "budget": (budget, BUDGET)}
     command = (f"python benchmarks/growth.py --datasets {' '.join(args.datasets)} "
-               f"--seeds {' '.join(map(str, args.seeds))}" + (" --no-odenet" if not odenet else ""))
+               f"--seeds {' '.join(map(str, args.seeds))}" + (" --no-odenet" if not odenet else "")
+               + "".join(f" --{flag} {value}" for flag, (value, default) in protocol.items() if value != default)
+               + (f" --jobs {args.jobs}" if args.jobs > 1 else ""))
+    uniform_cycles = budget.bit_length()  # 1, 2, 4, ... layers up to the budget
     text = (
         "# Growth benchmark: DWR vs uniform refinement vs fixed depth vs ODE-Net\n\n"
-        f"`{command}`: {total / 60:.0f} minutes wall, {cpu / 60:.0f} minutes CPU, Python {platform.python_version()}, "
-        f"torch {torch.__version__}, 1 thread. Protocol in the docstring of `benchmarks/growth.py`: full batch, "
-        "float64, "
-        f"{STEPS} Adam steps (lr 1e-2) per cycle; DWR (Doerfler theta = 0.5), uniform refinement and random "
-        f"marking each run {CYCLES} cycles from the same one-layer network and train on at {BUDGET} layers once "
+        f"`{command}`: {_minutes(total)} wall, {_minutes(cpu)} CPU, Python {platform.python_version()}, "
+        f"torch {torch.__version__}, 1 thread per run, {args.jobs} side by side. Protocol in the docstring of "
+        "`benchmarks/growth.py`: full batch, float64, "
+        f"{steps} Adam steps (lr 1e-2) per cycle; DWR (Doerfler theta = 0.5), uniform refinement and random "
+        f"marking each run {cycles} cycles from the same one-layer network and train on at {budget} layers once "
         "they get there; T = 2; width and lift per data set (circles, spheres: zero-augmented input; digits: "
         f"alpha = gamma = 1e-2, else 1e-4 / 1e-5); mean over seeds {', '.join(map(str, args.seeds))}.\n\n"
         "## Layers DWR needs to reach uniform refinement's best test accuracy\n\n"
         + layers_table(rows)
         + "\n\n(a) *uniform stops at the budget* (the issue's loop): uniform refinement's best over 1, 2, 4, ..., "
-        f"{BUDGET} layers (its first 6 cycles), against all {CYCLES} cycles of DWR, which so trains up to twice as "
-        f"long. (b) *equal training*: the best over all {CYCLES} cycles of each. Layers: the fewest at which uniform "
-        "refinement reaches its best, and at which DWR (or random marking) reaches at least it (mean over the "
-        "seeds that do, `(k/n)` when only k of n do); the ratio per seed and its mean (`miss` when a seed never "
-        "reaches it); the cycles of "
-        f"{STEPS} steps each spent to get there. *Random marking* splits as many layers per cycle as DWR's "
+        f"{budget} layers (its first {uniform_cycles} cycles), against all {cycles} cycles of DWR, which so trains up "
+        f"to {cycles / uniform_cycles:.3g} times as long. (b) *equal training*: the best over all {cycles} cycles "
+        "of each. Layers: the fewest at which uniform refinement reaches its best, and at which DWR (or random "
+        "marking) reaches at least it (mean over the seeds that do, `(k/n)` when only k of n do); the ratio per "
+        "seed and its mean (`miss` when a seed never reaches it); the cycles of "
+        f"{steps} steps each spent to get there. *Random marking* splits as many layers per cycle as DWR's "
         "marking picks from its own indicators, at random places: a control for where the estimate splits.\n\n"
         "## Test accuracy side by side\n\n"
         + accuracy_table(rows, odenet)
         + "\n\nBest test accuracy over the cycles and the layers where it is first reached (mean over seeds; "
-        "uniform: all 12 cycles); fixed depth: networks of 1, 2, ..., 32 layers trained from scratch as long as "
-        "uniform refinement trains to reach that depth; the test accuracy of DWR and of uniform refinement at the "
-        "cycle with the best validation accuracy (the model one would pick without the test set); "
+        f"uniform: all {cycles} cycles); fixed depth: networks of 1, 2, 4, ..., {budget} layers trained from scratch "
+        "as long as uniform refinement trains to reach that depth; the test accuracy of DWR and of uniform "
+        "refinement at the cycle with the best validation accuracy (the model one would pick without the test set); "
         + (f"ODE-Net: one weight set on [0, T], {ODENET_STEPS} Adam steps, final test accuracy, field "
            "evaluations per forward pass and training time per run; " if odenet else "")
         + "wall time of the four growth runs (DWR, uniform, random, fixed) per seed.\n\n"

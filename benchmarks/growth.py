@@ -28,7 +28,7 @@ Protocol (the same for every data set; width, lift and objective per data set in
 * ODE-Net (``pinnlab.growth.continuous``): one set of weights for all of [0, T], the same width
   and T, a linear input layer, ``ODENET_STEPS`` = 600 full-batch Adam steps (lr 1e-2; a growth run
   spends 3600: a solve costs 16 to 70 field evaluations per forward pass, and the benchmark has to
-  stay within an hour on one core), through ``torchdiffeq.odeint`` with rk4 (fixed step h = T/4),
+  stay well within an hour), through ``torchdiffeq.odeint`` with rk4 (fixed step h = T/4),
   through ``odeint_adjoint`` with the same rk4 steps, and through ``odeint`` with dopri5 (rtol 1e-3,
   atol 1e-4).
 
@@ -36,11 +36,10 @@ Prints each run's (layers, test accuracy) curves and writes the tables to ``--ou
 (data set, seed) pair runs with one thread (``torch.set_num_threads(1)``); ``--jobs N`` runs N
 pairs side by side in worker processes, with the same results as one after another.
 ``--cycles``, ``--steps`` and ``--budget`` shrink the protocol for a quick look (the tables then
-say so in the command line they print).  The default run (9 data sets, 3 seeds) took 55
-minutes wall, 41 minutes CPU, at nice 19 on a shared two-core machine; of the wall time, 44
-minutes went to the growth runs (digits 12; one spheres seed 13 while the machine was busy,
-against under a minute for most data sets and seeds) and 11 to the ODE-Net runs
-(``--no-odenet`` leaves them out).
+say so in the command line they print).  The default run (9 data sets, 3 seeds) with
+``--jobs 2`` took 15 minutes wall, 30 minutes CPU on a two-core machine (twelfth session); of the
+CPU time, 21 minutes went to the growth runs (digits 2.5 minutes per seed, the other sets about
+half a minute) and 9 to the ODE-Net runs (``--no-odenet`` leaves them out).
 """
 
 from __future__ import annotations

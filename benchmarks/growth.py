@@ -131,10 +131,16 @@ def comparison(uniform: list, others: dict[str, list]) -> dict:
     return out
 
 
+def protocol_settings(name: str, seed: int, cycles: int = CYCLES, steps: int = STEPS,
+                      budget: int = BUDGET) -> GrowthSettings:
+    """The settings every growth strategy of one (data set, seed) run trains with."""
+    return replace(CONFIGS[name], budget_layers=budget, max_cycles=cycles, train_at_budget=True,
+                   optimizer=Adam(steps, 1e-2), seed=seed)
+
+
 def run_one(name: str, seed: int, odenet: bool, cycles: int = CYCLES, steps: int = STEPS,
             budget: int = BUDGET) -> dict:
-    base = replace(CONFIGS[name], budget_layers=budget, max_cycles=cycles, train_at_budget=True,
-                   optimizer=Adam(steps, 1e-2), seed=seed)
+    base = protocol_settings(name, seed, cycles, steps, budget)
     data = load_dataset(name, seed=seed)
     started, cpu_started = time.perf_counter(), time.process_time()
     dwr = grow(data, DWRRefinement(Doerfler(0.5)), base).cycles

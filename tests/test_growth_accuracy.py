@@ -4,30 +4,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from pinnlab.growth import Adam, Doerfler, DWRRefinement, grow, load_dataset
+from pinnlab.growth import Doerfler, DWRRefinement, grow, load_dataset
+from pinnlab.problem import import_module_file
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _benchmark():
-    spec = importlib.util.spec_from_file_location("growth_benchmark", ROOT / "benchmarks" / "growth.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCHMARK = _benchmark()
+BENCHMARK = import_module_file(Path(__file__).resolve().parent.parent / "benchmarks" / "growth.py")
 
 
 def _best_test_accuracy(name: str, seed: int, cycles: int) -> tuple[float, int]:
-    settings = replace(BENCHMARK.CONFIGS[name], budget_layers=BENCHMARK.BUDGET, max_cycles=cycles,
-                       optimizer=Adam(BENCHMARK.STEPS, 1e-2), seed=seed)
+    settings = BENCHMARK.protocol_settings(name, seed, cycles=cycles)
     run = grow(load_dataset(name, seed=seed), DWRRefinement(Doerfler(0.5)), settings)
     best = max(run.cycles, key=lambda c: c.test_accuracy)
     return best.test_accuracy, best.layers

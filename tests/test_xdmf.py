@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import h5py
@@ -11,7 +13,7 @@ import vtk
 from vtk.util.numpy_support import vtk_to_numpy
 
 from pinnlab.fields_h5 import write_fields
-from pinnlab.xdmf import write_xdmf
+from pinnlab.xdmf import XDMF3_ONLY, write_xdmf
 
 
 def _fields(path: Path, axes: dict[str, np.ndarray], dtype=np.float64, clouds: dict | None = None) -> dict:
@@ -218,6 +220,71 @@ def test_version_1_file_gets_inline_points(tmp_path: Path) -> None:
     reader = _reader(xdmf)
     reader.Update()
     _check(reader.GetOutputDataObject(0), list(axes.values()), written, ...)
+
+
+def test_time_steps_sort_in_time_order(tmp_path: Path) -> None:
+    t = np.linspace(0.0, 1.0, 11)
+    _fields(tmp_path / "fields.h5", {"x": np.array([0.0, 1.0]), "t": t}, clouds={"walls": _cloud(2, 2, 1)})
+    domain = ET.parse(write_xdmf(tmp_path / "fields.h5")).getroot().find("Domain")
+    for collection, prefix in ((domain.find("Grid[@Name='fields']"), "fields"),
+                               (domain.find("Grid[@Name='points_walls']"), "points_walls")):
+        assert collection.get("CollectionType") == "Temporal"
+        steps = collection.findall("Grid")
+        names = [step.get("Name") for step in steps]
+        assert names == [f"{prefix}_{k:02d}" for k in range(11)] == sorted(names)
+        assert [float(step.find("Time").get("Value")) for step in steps] == t.tolist()
+
+
+def _xdmf3_array(f: h5py.File, item: ET.Element) -> np.ndarray:
+    """The values an XDMF3 item denotes: ``file:/dataset|start:stride:count:shape``, or inline XML."""
+    if item.get("Format") == "XML":
+        return np.array(item.text.split(), dtype=np.int64)
+    location, slab = item.text.split("|")
+    start, stride, count, shape = ([int(v) for v in part.split()] for part in slab.split(":"))
+    dataset = f[location.split(":", 1)[1]]
+    assert list(dataset.shape) == shape and stride == [1] * len(shape)
+    assert np.prod(count) == np.prod([int(v) for v in item.get("Dimensions").split()])
+    return dataset[tuple(slice(a, a + n) for a, n in zip(start, count))].reshape(-1)
+
+
+def _xdmf2_array(f: h5py.File, item: ET.Element) -> np.ndarray:
+    """The values an XDMF2 ``HyperSlab`` item denotes."""
+    assert item.get("ItemType") == "HyperSlab"
+    selection, source = item.findall("DataItem")
+    rank = len(source.get("Dimensions").split())
+    start, stride, count = np.array(selection.text.split(), dtype=int).reshape(3, rank)
+    assert (stride == 1).all()
+    dataset = f[source.text.split(":", 1)[1]]
+    return dataset[tuple(slice(a, a + n) for a, n in zip(start, count))].reshape(-1)
+
+
+@pytest.mark.parametrize("axes", [
+    {"x": np.array([0.0, 0.5, 1.0]), "t": np.array([0.0, 0.4, 1.0])},
+    {"x": np.array([0.0, 1.0]), "y": np.array([0.0, 2.0]), "z": np.array([0.0, 1.0, 3.0]), "t": np.array([0.0, 1.0])},
+], ids=["x-t", "x-y-z-t"])
+def test_xdmf3_and_xdmf2_spellings_agree(tmp_path: Path, axes: dict[str, np.ndarray]) -> None:
+    """Each XDMF3-only item, reached by an x3:include, holds what the XDMF2 item beside it holds."""
+    _fields(tmp_path / "fields.h5", axes, clouds={"interior": _cloud(6, len(axes), 1)})
+    root = ET.parse(write_xdmf(tmp_path / "fields.h5")).getroot()
+    items = root.find("Domain").findall("DataItem")
+    include = f"{{{XDMF3_ONLY}}}include"
+    used = []
+    with h5py.File(tmp_path / "fields.h5") as f:
+        for parent in root.iter():
+            children = list(parent)
+            for position, child in enumerate(children):
+                if child.tag != include:
+                    continue
+                index = int(re.fullmatch(r"xpointer\(/Xdmf/Domain/DataItem\[(\d+)\]\)", child.get("xpointer"))[1])
+                used.append(index)
+                xdmf3 = _xdmf3_array(f, items[index - 1])
+                if parent.tag == "Topology":  # a vertex per point
+                    np.testing.assert_array_equal(xdmf3, np.arange(int(parent.get("NumberOfElements"))))
+                else:
+                    np.testing.assert_array_equal(xdmf3, _xdmf2_array(f, children[position + 1]))
+    grid_slabs = len(axes["t"]) * 7  # u, v, u_reference, u_error, residual_pde, u_x, mask per step
+    cloud_items = 1 + 1 + (len(axes) == 4)  # connectivity, t and, in x-y-z-t, the x, y, z columns
+    assert sorted(used) == list(range(1, len(items) + 1)) and len(items) == grid_slabs + cloud_items
 
 
 def test_rejects_other_files(tmp_path: Path) -> None:

@@ -13,10 +13,9 @@ Protocol (the same for every data set; width, lift and objective per data set in
   (``GrowthSettings.train_at_budget``): uniform refinement reaches 32 layers at cycle 6 and trains
   six more cycles there.
 * "The best test accuracy uniform refinement reaches" is read two ways, both from the same runs:
-  (a) *uniform stops at the budget*, the issue's loop: uniform refinement's cycles up to the first
-  one at 32 layers (1, 2, 4, ..., 32 layers, 6 cycles) against DWR's 12 cycles, so DWR trains up
-  to twice as long (the only protocol of earlier versions of this benchmark); (b) *equal
-  training*: all 12 cycles of both.  For each, ``L_uniform`` is the
+  (a) *uniform stops at the budget*: uniform refinement's cycles up to the first one at 32 layers
+  (1, 2, 4, ..., 32 layers, 6 cycles) against DWR's 12 cycles, so DWR trains up to twice as long;
+  (b) *equal training*: all 12 cycles of both.  For each, ``L_uniform`` is the
   fewest layers at which uniform refinement reaches its best, ``L_dwr`` the fewest at which DWR
   reaches at least that accuracy, and the per-seed ratios ``L_dwr / L_uniform`` are averaged over
   the seeds; a seed where DWR never reaches it is a miss, and the mean is then not given.
@@ -37,7 +36,7 @@ Prints each run's (layers, test accuracy) curves and writes the tables to ``--ou
 pairs side by side in worker processes, with the same results as one after another.
 ``--cycles``, ``--steps`` and ``--budget`` shrink the protocol for a quick look (the tables then
 say so in the command line they print).  The default run (9 data sets, 3 seeds) with
-``--jobs 2`` took 15 minutes wall, 30 minutes CPU on a two-core machine (twelfth session); of the
+``--jobs 2`` took 15 minutes wall, 30 minutes CPU on a two-core machine (2026-12-06); of the
 CPU time, 21 minutes went to the growth runs (digits 2.5 minutes per seed, the other sets about
 half a minute) and 9 to the ODE-Net runs (``--no-odenet`` leaves them out).
 """
@@ -114,8 +113,8 @@ def at_best_validation(cycles: list) -> float:
 
 
 def until_budget(cycles: list) -> list:
-    """Uniform refinement's cycles up to the first one at its largest depth (the issue's loop,
-    which stops when the next doubling would pass the budget)."""
+    """Uniform refinement's cycles up to the first one at its largest depth (the loop that stops
+    when the next doubling would pass the budget)."""
     top = max(c.layers for c in cycles)
     return cycles[: next(i for i, c in enumerate(cycles) if c.layers == top) + 1]
 
@@ -332,7 +331,7 @@ def main() -> None:
         f"alpha = gamma = 1e-2, else 1e-4 / 1e-5); mean over seeds {', '.join(map(str, args.seeds))}.\n\n"
         "## Layers DWR needs to reach uniform refinement's best test accuracy\n\n"
         + layers_table(rows)
-        + "\n\n(a) *uniform stops at the budget* (the issue's loop): uniform refinement's best over 1, 2, 4, ..., "
+        + "\n\n(a) *uniform stops at the budget*: uniform refinement's best over 1, 2, 4, ..., "
         f"{budget} layers (its first {uniform_cycles} cycles), against all {cycles} cycles of DWR, which so trains up "
         f"to {cycles / uniform_cycles:.3g} times as long. (b) *equal training*: the best over all {cycles} cycles "
         "of each. Layers: the fewest at which uniform refinement reaches its best, and at which DWR (or random "

@@ -1,7 +1,7 @@
 """Viscous Burgers equation: u_t + u u_x = nu u_xx on x in [-1, 1], t in [0, 0.99].
 
 u(x, 0) = -sin(pi x), u(-1, t) = u(1, t) = 0, nu = 0.01/pi. A shock forms at x = 0 near t = 0.3.
-The reference is DeepXDE's / Raissi's spectral solution (256 x 100 grid).
+The reference is the exact solution by the Cole-Hopf transformation, evaluated by quadrature.
 
 The initial and boundary conditions are imposed exactly by ``output_transform``: the network
 only learns the correction that vanishes at t = 0 and x = +-1, so all training effort goes into
@@ -9,15 +9,14 @@ the residual.
 
 The defaults are quick (float32, Adam then L-BFGS: about 1e-3 in a minute). For high accuracy:
 
-    pinnlab solve equations/burgers.py --dtype float64 --lbfgs-steps 0 --set second_order=ssbroyden \
+    pinnlab solve equations/burgers.py --dtype float64 --lbfgs-steps 0 --set second_order=ssbroyden \\
         --set second_order_steps=15000 --set refine=rad --set refine_every=500
 
 Adam, then 15000 iterations of dense self-scaled Broyden in float64, with the 4000 points
-redrawn by residual (RAD) every 500 iterations: 4.9e-7 in 688 s (seed 0, one thread; 3.7e-7 in
-540 s in an earlier session, on a then faster machine; seed 1: 1.3e-6). With the points fixed,
-20000 SSBroyden iterations drive the loss to 1e-13 and the error away from the shock to 1e-8, yet
-stop at 1.1e-4 overall: fixed points leave the shock, a layer about 0.003 wide, between them, and
-the residual there stays large. RAD keeps putting points into it.
+redrawn by residual (RAD) every 500 iterations. With the points fixed, the same optimizer drives
+the loss to 1e-13 and the error away from the shock to 1e-8, yet the error overall stays near
+1e-4: fixed points leave the shock, a layer about 0.003 wide, between them, and the residual
+there stays large. RAD keeps putting points into it. Measurements: docs/equations.md.
 """
 
 import math

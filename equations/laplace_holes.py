@@ -1,8 +1,8 @@
-"""Laplace equation on a square with four holes (PINNacle Poisson2d-CG).
+"""Laplace equation on a square with four holes (PINNacle Poisson2d-C).
 
 u_xx + u_yy = 0 on [-0.5, 0.5]^2 minus four disks of radius 0.1 centred at (+-0.3, +-0.3), with
 u = 1 on the outer square and u = 0 on the four circles. The reference is PINNacle's COMSOL
-solution at its 1246 mesh nodes (``../shared/reference/pinnacle_poisson1_cg_data.dat``); the
+solution at its 1246 mesh nodes (``equations/data/pinnacle_poisson1_cg_data.dat``); the
 error is measured at those nodes.
 
 Both boundary conditions hold exactly: with s = 16 (1/4 - x^2)(1/4 - y^2), which vanishes on
@@ -13,9 +13,7 @@ second vanishes on both. The residual is then the only loss term, a plain sum of
 small network (20 x 3, 921 parameters) takes a short Adam warm-up and then Levenberg-Marquardt
 (``second_order=lm``), which drives it far lower than Adam or L-BFGS would.
 
-Measured: relative L2 error 6.0e-4 at the 1246 nodes (PINNacle's best published: 1.43e-2) in
-435 s for the whole command ``pinnlab solve equations/laplace_holes.py --set threads=1`` (seed 0,
-one thread under ``nice`` on a 2-core x86_64 CPU shared with other jobs, load average 2.5-6).
+Measurements, and PINNacle's published figure for the same problem: docs/equations.md.
 """
 
 import torch
@@ -59,7 +57,7 @@ conditions = {
     "holes": Dirichlet(0.0, on="holes", exact=True),
 }
 
-reference = TableData("../../shared/reference/pinnacle_poisson1_cg_data.dat")
+reference = TableData("data/pinnacle_poisson1_cg_data.dat")
 
 defaults = {
     "width": 20, "depth": 3, "points": 2000, "boundary_points": 400, "dtype": "float64",

@@ -2,7 +2,7 @@
 
 u.grad(u) + grad(p) - nu Lap(u) = 0 and div(u) = 0 on [0, 1]^2 with nu = 0.01; the lid y = 1
 moves with u = 4x(1 - x), v = 0, the other walls are no-slip, and p(0, 0) = 0 fixes the pressure.
-The reference is PINNacle's COMSOL solution (``../shared/reference/pinnacle_lid_driven_a4.dat``,
+The reference is PINNacle's COMSOL solution (``equations/data/pinnacle_lid_driven_a4.dat``,
 a 101 x 101 wall-refined grid whose rows are out of order; ``TableData`` sorts them into a grid).
 
 The two top corners, where the lid meets a side wall, are singular. At the left one, in
@@ -17,9 +17,10 @@ takes these wall values is
 (psi = r^2 f(theta) with f biharmonic; four wall conditions fix f's four coefficients, and p
 is the harmonic conjugate of nu times the vorticity 2 pi - 8 theta). The right corner mirrors it,
 with p = -8 nu log r. So the pressure is infinite at both corners, which no smooth network can
-follow: before this analysis, the pressure error (0.1 to 0.17) sat in those corners, and
-SSBroyden drove it to 42 there. COMSOL's pressure bears the analysis out: less +-8 nu log r, it
-varies by 0.01 over the 8 x 8 nodes nearest each corner, where it falls by 0.19 (tested).
+follow: without the corner flows below, the pressure error (0.1 to 0.17) sits in those
+corners, and SSBroyden drives it to 42 there. COMSOL's pressure bears the analysis out: less
++-8 nu log r, it varies by 0.01 over the 8 x 8 nodes nearest each corner, where it falls by 0.19
+(tested).
 
 ``output_transform`` therefore builds the corner flows in. The stream function
 m_left psi_left + m_right psi_right, with cut-offs m_left = (1 - x)^2 y^2 and m_right = x^2 y^2
@@ -38,11 +39,7 @@ Defaults: a 24 x 3 float64 network (1347 parameters), 2500 points redrawn every 
 density proportional to the residual (``refine=rad``), 1000 Adam steps and 1000 L-BFGS
 iterations, then 4000 SSBroyden iterations, with the redrawing going on inside them.
 
-Measured (``python benchmarks/suite.py --equations lid_cavity --extra "--set threads=1"``, seed 0,
-one thread pinned to a core of a 2-core x86_64 CPU, the other core busy): relative L2 error
-u 2.0e-4, v 2.4e-4, p 2.8e-3 (1.7e-3 without the two corner nodes) in 202 s; seeds 1 and 2 give
-p 2.0e-3 and 1.9e-3. The same settings without the corner flow: u 5.0e-3, v 6.7e-3, p 0.17, as
-the earlier defaults without it (Levenberg-Marquardt): u 3.3e-3, v 6.4e-3, p 0.17 in 879 s.
+Measurements, and PINNacle's published figure for the same problem (NS2d-C): docs/equations.md.
 """
 
 import math
@@ -115,7 +112,7 @@ conditions = {
     "gauge": Dirichlet(0.0, on=lambda x, y: (x < 0.02) & (y < 0.02), field="p"),
 }
 
-reference = TableData("../../shared/reference/pinnacle_lid_driven_a4.dat",
+reference = TableData("data/pinnacle_lid_driven_a4.dat",
                       inputs={"x": 0, "y": 1}, fields={"u": 2, "v": 3, "p": 4})
 
 defaults = {

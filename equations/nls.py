@@ -2,25 +2,18 @@
 
 h(x, 0) = 2 sech(x); the fields are u = Re h and v = Im h, so the equation is the pair
 -v_t + 0.5 u_xx + (u^2 + v^2) u = 0 (real part) and u_t + 0.5 v_xx + (u^2 + v^2) v = 0
-(imaginary part). The reference is Raissi's spectral solution (``raissi_NLS.mat``: ``uu`` complex,
-256 x 201, x = 5 left out, uu[i, j] = h(x_i, t_j)), split by ``GridData(parts=...)``. The
+(imaginary part). The reference is computed by pinnlab's ETDRK4 spectral solver
+(``pinnlab/spectral.py``) and validated against Raissi's published solution (``NLS.mat``). The
 second-order soliton focuses to |h| = 4 at t = pi/4 and spreads again, while its phase turns.
 
 Periodicity in x is exact (``periodic``); the initial conditions of u and v are loss terms with a
 large weight.
 
-Defaults: time marching (``curriculum=10``, ``curriculum_mode=march``; see equations/allen_cahn.py
-and pinnlab/time_marching.py): window k = [(k-1) pi/20, k pi/20] is trained alone from window
-k-1's parameters and end state. Window 1 gets 1000 Adam steps (points redrawn every 200), then
-every window 700 float32 L-BFGS iterations, 3000 points per window, a 64 x 4 tanh network.
-
-Measured (``pinnlab solve equations/nls.py --set threads=1``, whole command, seed 0, one thread
-under ``nice -n 19`` on the shared 2-core machine, load average about 4): rel. L2 u 2.45e-3,
-v 3.24e-3, and 2.11e-3 on |h| (computed from the run's fields.h5), in 757 s (published, Raissi et
-al. 2019: 1.97e-3 on |h|). Over tenths of the interval the error of u ranges from 9e-4 (first)
-to 4.5e-3, that of v from 1.7e-3 to 7.5e-3.
-Tried (seed 0, same machine): 5 windows, 4000 L-BFGS iterations (800 per window): u 1.46e-2,
-v 2.40e-2, |h| 4.6e-3 in 596 s (u and v far worse than |h|: mostly a phase error).
+Defaults: time marching (``curriculum=10``, ``curriculum_mode=march``; see pinnlab/time_marching.py):
+window k = [(k-1) pi/20, k pi/20] is trained alone from window k-1's parameters and end state.
+Window 1 gets 1000 Adam steps (points redrawn every 200), then every window 700 float32 L-BFGS
+iterations, 3000 points per window, a 64 x 4 tanh network. Fewer, longer windows leave u and v
+far worse than |h|: mostly an error in the phase. Measurements: docs/equations.md.
 """
 
 import math

@@ -10,9 +10,7 @@ orders of magnitude larger than the initial and boundary blocks, so with equal w
 residual wins and the initial data are hardly fitted. Hence the default ``balance=ntk``
 (pinnlab/loss_balancing.py): it weights the initial value and the walls about 1000x, the initial
 rate about 10x, during Adam; L-BFGS then trains on those weights.
-Measured (whole command, seed 0, one thread on a heavily loaded 2-core machine, so the time is
-several times an idle run's): rel. L2 2.65e-2 in 2764 s with ``balance=ntk``, against 4.31e-1
-with equal weights (``--set balance=none``, same budget).
+Measurements: docs/loss-balancing.md.
 """
 
 import math

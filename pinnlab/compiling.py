@@ -3,10 +3,9 @@
 Eager Taylor jets spend most of their time in many small elementwise kernels (tanh and its
 derivatives times the derivative streams, layer by layer) and in autograd's bookkeeping for each.
 Compiling the propagation fuses each layer's elementwise work into one loop and generates its
-backward: on the Burgers residual at 1e4 points it measured 1.75x faster than DeepXDE, where
-eager jets were no faster than nested autograd (benchmarks/residuals.py). It costs 10-30 s of
-compilation per request set and input shape, so ``compile=auto`` switches it on only for runs
-long enough to repay that.
+backward, which is what makes jets faster than nested autograd (docs/derivatives.md has the
+measurements). It costs 10-30 s of compilation per request set and input shape, so
+``compile=auto`` switches it on only for runs long enough to repay that.
 """
 
 from __future__ import annotations
@@ -22,10 +21,9 @@ from .jets import MultiIndex, jet_function
 
 COMPILE_CHOICES = ("auto", "on", "off")
 AUTO_MIN_STEPS = 5000
-"""Adam steps plus L-BFGS iterations from which ``compile=auto`` compiles. On the default Burgers
-solve (5000 steps, 4000 points, 2-core CPU) compiling took about 16 s and saved about 3.6 ms per
-step: the whole command took 59.5 s against 61.3 s eager with a cold compile cache, and 43 s once
-torch's on-disk cache held the compiled graphs (a second run of the same problem)."""
+"""Adam steps plus L-BFGS iterations from which ``compile=auto`` compiles: about where the time
+saved per step repays the compilation on the default Burgers solve (5000 steps, 4000 points) on a
+2-core CPU (docs/derivatives.md)."""
 
 COMPILE_MIN_POINTS = 1024
 """Only training evaluations on at least this many points are compiled: the interior residual,

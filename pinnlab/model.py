@@ -63,8 +63,8 @@ def field_derivatives(model: torch.nn.Module, points: torch.Tensor, fields: tupl
     ``auto`` uses Taylor jets for tanh/sin MLPs. An output transform that is affine in the network
     (hard constraints nearly always are) goes through the Leibniz rule (pinnlab/affine.py); any
     other transform is differentiated by autograd on a local Taylor polynomial of the jets, which
-    ``auto`` does only when the jets are compiled: eager, that step made jets 1.15x slower than
-    nested autograd on Burgers. Nested autograd serves every other network and order."""
+    ``auto`` does only when the jets are compiled: eager, that step is slower than nested
+    autograd. Nested autograd serves every other network and order."""
     requests = set(requests)
     order = max((d.order for d in requests), default=0)
     field_model = isinstance(model, FieldModel)

@@ -27,8 +27,8 @@
 Why not one network for the whole interval? Trained on window k alone it forgets the earlier
 windows; keeping them would need their residuals (the growing curriculum, ``curriculum_mode=grow``)
 or a data fit to stored earlier predictions, both of which ask one network to represent the
-whole solution, which is where the error of stiff problems comes from (Allen-Cahn, same network
-and budget: 3.4e-2 trained on the whole interval, 6.3e-3 marched; see equations/allen_cahn.py).
+whole solution, which is where the error of stiff problems comes from (Allen-Cahn with L-BFGS:
+docs/benchmarks/allen-cahn.md).
 Snapshots cost only the parameters, and each network only has to represent one short window.
 
 The equation's own ``output_transform`` stays as it is in every window: a transform that

@@ -128,7 +128,7 @@ def test_refinements_and_windows_reach_the_output_files(tmp_path):
         assert f["points/refinement_2/residual"].shape == (300,)
     assert 'Name="points_refinement_1"' in (tmp_path / "fields.xdmf").read_text()
     assert (tmp_path / "collocation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the README's recipe for plotting refinements of one's own choice from the saved file
+    # docs/outputs.md's recipe for plotting refinements of one's own choice from the saved file
     for count in (1, 2):
         chosen = ["refinement_1", "refinement_2"][:count]
         plot_collocation(tmp_path / f"chosen_{count}.png", axes=results.axes, field="u",

@@ -1,8 +1,8 @@
 """equations/allen_cahn.py with few collocation points: time marching solves it where the whole
-interval does not (the bar pair of issue #4).
+interval does not: marching at most 1e-2 where the whole interval stays above 1e-1.
 
 With 250 points on the whole of [-1, 1] x [0, 1], the module's optimizer fits them with a wrong
-solution (relative L2 error 0.50 to 0.96 on seeds 0-11, `results/curriculum_ssbroyden.md`);
+solution (relative L2 error 0.50 to 0.96 on seeds 0-11, `docs/benchmarks/allen-cahn.md`);
 marching in 10 windows gives each window its own 250 points and reached 1.4e-3 to 4.8e-3 on
 the same seeds. So this test fails if marching stops handing over between windows, or if the
 curriculum settings stop reaching the trainer.

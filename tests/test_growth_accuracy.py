@@ -1,4 +1,4 @@
-"""DWR growth reaches the accuracy the README claims, with the benchmark's own settings
+"""DWR growth reaches the accuracy docs/benchmarks/growth.md reports, with the benchmark's own settings
 (``benchmarks/growth.py``'s ``CONFIGS`` and protocol), on a few cycles: two spirals to at least
 99 % test accuracy, digits to at least 97 %."""
 

@@ -11,15 +11,16 @@ from .conditions import Dirichlet, Initial, InitialRate, Neumann, Periodic, Robi
 from .geometry import (
     Box, Disk, Geometry, Hyperbox, Interval, Polygon, Rectangle, SpaceTime, TimeInterval,
 )
+from .gauges import Mean, PinnedAt
 from .network import MLP
 from .problem import Problem, load_problem
-from .reference import Exact, GridData, TableData
+from .reference import Exact, ExactOnGrid, GridData, Spectral, TableData
 from .settings import Settings
 from .solve import SolveResult, resolve_settings, solve
 
 __all__ = [
-    "Box", "Dirichlet", "Disk", "EquationError", "Exact", "Geometry", "GridData", "Hyperbox", "Initial",
-    "InitialRate", "Interval", "MLP", "Neumann", "Periodic", "Polygon", "Problem", "Rectangle",
-    "Robin", "Settings", "SolveResult", "SpaceTime", "TableData", "TimeInterval", "load_problem",
+    "Box", "Dirichlet", "Disk", "EquationError", "Exact", "ExactOnGrid", "Geometry", "GridData", "Hyperbox", "Initial",
+    "InitialRate", "Interval", "MLP", "Mean", "Neumann", "Periodic", "PinnedAt", "Polygon", "Problem", "Rectangle",
+    "Robin", "Settings", "SolveResult", "SpaceTime", "Spectral", "TableData", "TimeInterval", "load_problem",
     "resolve_settings", "solve",
 ]

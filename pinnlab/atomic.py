@@ -14,6 +14,8 @@ format from the suffix (matplotlib's ``savefig``, for one).
 
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import math
 import os
@@ -28,9 +30,14 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DiskFullError",
     "OutputDirectoryError",
     "atomic_path",
     "check_free_space",
+    "check_output_file",
+    "disk_full_error",
+    "is_disk_full",
+    "mount_point",
     "remove_stale_temporaries",
     "check_writable",
     "jsonable",
@@ -45,6 +52,39 @@ class OutputDirectoryError(OSError):
     Raised by :func:`check_writable` so that a solver can refuse to start a long
     training run whose results it could not save.
     """
+
+
+class DiskFullError(OutputDirectoryError):
+    """The disk filled up while a file was written; the message names the file and the device."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True for an ``OSError`` that means "no space left" (ENOSPC, or EDQUOT: over a quota)."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def mount_point(path: str | os.PathLike[str]) -> Path:
+    """The mount point of the file system holding ``path`` (or its nearest existing parent)."""
+    path = existing_ancestor(Path(path).absolute())
+    while not os.path.ismount(path) and path.parent != path:
+        path = path.parent
+    return path
+
+
+def existing_ancestor(path: Path) -> Path:
+    """``path`` itself if it exists, else its nearest existing parent."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def disk_full_error(path: str | os.PathLike[str], note: str = "") -> DiskFullError:
+    """One line for a full disk: the device (its mount point), the file being written and ``note``
+    (what is still intact, e.g. the last complete checkpoint)."""
+    message = f"no space left on device {mount_point(path)} while writing {path}"
+    error = DiskFullError(message + (f"; {note}" if note else ""))
+    error.errno = errno.ENOSPC
+    return error
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -74,14 +114,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     so the file gets ordinary permissions rather than ``mkstemp``'s 0600.  On a
     normal exit the file is fsync'ed and atomically renamed onto ``path``; if the
     block raises (including ``KeyboardInterrupt``) the temporary file is removed,
-    ``path`` is left exactly as it was, and the exception propagates.  Parent
-    directories of ``path`` are created.
+    ``path`` is left exactly as it was, parent directories this call created are
+    removed again (when still empty), and the exception propagates.
 
-    Raises ``FileNotFoundError`` if the block exits normally without having
-    created the temporary file.
+    Before anything is written, a ``path`` that is a directory is refused
+    (:class:`OutputDirectoryError`) and temporaries that killed writers left for
+    the same ``path`` are deleted.  Raises ``FileNotFoundError`` if the block
+    exits normally without having created the temporary file.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise OutputDirectoryError(f"{target} is a directory; give the name of a file to write")
+    created = make_parents(target.parent)
+    remove_stale_temporaries(target.parent, target.name)
     tmp = target.with_name(
         f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{target.suffix}"
     )
@@ -99,8 +144,31 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        remove_empty(created)
         raise
     _fsync_directory(target.parent)
+
+
+def make_parents(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; return those created, deepest first."""
+    missing = []
+    while not directory.exists() and directory.parent != directory:
+        missing.append(directory)
+        directory = directory.parent
+    directory = missing[0] if missing else directory
+    directory.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_empty(directories: list[Path]) -> None:
+    """Remove each of ``directories`` (deepest first) that is still empty; keep the others."""
+    for directory in directories:
+        if not directory.exists():
+            continue
+        try:
+            directory.rmdir()
+        except OSError:
+            return
 
 
 def jsonable(obj: Any) -> Any:
@@ -143,18 +211,23 @@ def write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8")
 
 
 def check_writable(directory: str | os.PathLike[str]) -> None:
-    """Create ``directory`` if needed and prove it is writable, or raise.
+    """Prove that files can be created in ``directory`` (or where it would be created), or raise.
 
     Why: permissions, read-only mounts and typos are found by writing, not by
     ``os.access`` (which ignores ACLs, read-only file systems and root's
     privileges), and finding them before training saves the run.  A probe file
-    is created and removed.
+    is created and removed, and so are the folders created for it: a run that
+    fails before writing its first file leaves nothing behind (writers create
+    their folders themselves, see :func:`atomic_path`).
 
     Raises :class:`OutputDirectoryError` (an ``OSError``) on failure.
     """
     directory = Path(directory)
+    created: list[Path] = []
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        if directory.exists() and not directory.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a directory")
+        created = make_parents(directory)
         fd, probe = tempfile.mkstemp(prefix=".pinnlab-write-probe-", dir=directory)
         os.close(fd)
         os.unlink(probe)
@@ -163,15 +236,30 @@ def check_writable(directory: str | os.PathLike[str]) -> None:
         raise OutputDirectoryError(
             f"cannot write to output directory {directory}: {reason}"
         ) from exc
+    finally:
+        remove_empty(created)
 
 
-def check_free_space(directory: str | os.PathLike[str], needed: int) -> None:
+def check_output_file(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, an output file path that is a directory or cannot be created
+    (:func:`check_writable` on its folder); raises :class:`OutputDirectoryError`."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputDirectoryError(f"{path} is a directory; give the name of a file to write")
+    check_writable(path.parent)
+
+
+def check_free_space(directory: str | os.PathLike[str], needed: int, reusable: int = 0) -> None:
     """Refuse to start a run whose results would not fit on the disk.
 
     Why: a full disk otherwise shows up only when results are written, after training.
+    ``reusable`` is the size of files already on the disk that the run will replace (its
+    checkpoints, when resuming): they were counted in ``needed`` but take no new space.
+    ``directory`` need not exist yet (its nearest existing parent is measured).
     Raises :class:`OutputDirectoryError` naming the directory and both sizes.
     """
-    free = shutil.disk_usage(directory).free
+    free = shutil.disk_usage(existing_ancestor(Path(directory).absolute())).free
+    needed = max(needed - reusable, 0)
     if free < needed:
         raise OutputDirectoryError(
             f"not enough free space in {directory}: results need about {needed / 1e6:.1f} MB, "
@@ -179,18 +267,25 @@ def check_free_space(directory: str | os.PathLike[str], needed: int) -> None:
         )
 
 
-def remove_stale_temporaries(directory: str | os.PathLike[str]) -> list[Path]:
-    """Delete temporary files left by writers of processes that no longer run (killed mid-write).
+def remove_stale_temporaries(directory: str | os.PathLike[str], name: str = "*") -> list[Path]:
+    """Delete temporaries (files, or staging folders) that writers of processes that no longer
+    run left in ``directory`` (killed mid-write); ``name`` limits it to one target's.
 
     The writing process's id is part of each temporary name, so files of a live process (for
     example a second run writing to the same folder) are left alone. Returns what was removed.
     """
     removed = []
-    for path in Path(directory).glob(".*.tmp-*"):
+    directory = Path(directory)
+    if not directory.is_dir():
+        return removed
+    for path in directory.glob(f".{name if name == '*' else glob.escape(name)}.tmp-*"):
         pid = path.name.rpartition(".tmp-")[2].split("-")[0]
         if not pid.isdigit() or _process_alive(int(pid)):
             continue
-        path.unlink(missing_ok=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
         removed.append(path)
     return removed
 

@@ -9,6 +9,7 @@ loaded, so a typo fails before training with the function and the name in the me
 from __future__ import annotations
 
 import inspect
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -19,6 +20,26 @@ from .derivatives import Derivative, DerivativeNameError, parse_derivative
 
 class EquationError(ValueError):
     """An equation module or problem definition that cannot be solved as written."""
+
+
+class UserCodeError(EquationError):
+    """A function of the equation module raised an exception; the message names the function,
+    its file and line, and the original exception (kept as ``__cause__``)."""
+
+
+def user_code_error(function: Callable[..., Any], owner: str, error: BaseException) -> UserCodeError:
+    """One line for an exception raised inside ``function``: which function, where, and what."""
+    code = getattr(function, "__code__", None)
+    name = getattr(function, "__qualname__", getattr(function, "__name__", repr(function)))
+    where = ""
+    if code is not None:
+        line = code.co_firstlineno
+        for frame in traceback.extract_tb(error.__traceback__):  # the innermost line in that file
+            if frame.filename == code.co_filename:
+                line = frame.lineno
+        where = f" ({code.co_filename}, line {line})"
+    message = str(error).strip().splitlines()[0] if str(error).strip() else "(no message)"
+    return UserCodeError(f"{owner}: function {name}{where} raised {type(error).__name__}: {message}")
 
 
 @dataclass(frozen=True)
@@ -42,7 +63,14 @@ class BoundFunction:
         for name, d in self.derivatives_used:
             kwargs[name] = derivatives[d]  # type: ignore[index]
         kwargs.update(self.constants_used)
-        return self.function(**kwargs)
+        if torch.compiler.is_compiling():  # traced once by torch.compile; errors surface eagerly
+            return self.function(**kwargs)
+        try:
+            return self.function(**kwargs)
+        except EquationError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any exception of user code, named as such
+            raise user_code_error(self.function, self.owner, error) from error
 
 
 def parameter_names(function: Callable[..., Any], owner: str) -> list[str]:
@@ -111,3 +139,43 @@ def as_column(value: Any, n: int, owner: str, dtype: torch.dtype, device: torch.
             f"for {n} points, or a scalar"
         )
     return tensor
+
+
+def as_mapping(value: Any, name: str) -> dict[str, Any]:
+    """An equation module's dict (``constants``, ``defaults``) as a dict; None means empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EquationError(f"'{name}' must be a dict {{name: value}}, got {type(value).__name__} {value!r:.60}")
+    return dict(value)
+
+
+def check_uses_network(transform: BoundFunction, domain: Any, fields: tuple[str, ...]) -> None:
+    """Refuse an output transform whose value for some field does not depend on the network's
+    output: it would train with a residual loss of exactly 0 and learn nothing.
+
+    The transform is applied once to random network outputs at 64 points of the domain, and the
+    gradient of each field's output with respect to those outputs must not vanish everywhere.
+    """
+    from .derivatives import Derivative
+    from .reference import split_fields
+    from .sampling import make_sampler
+
+    points = torch.as_tensor(domain.sample_interior(64, make_sampler("uniform", seed=0)), dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    with torch.enable_grad():
+        raw = torch.randn(len(points), len(fields), dtype=torch.float64, generator=generator).requires_grad_()
+        columns = {Derivative(f, ()): raw[:, k] for k, f in enumerate(fields)}
+        parts = split_fields(transform(points, columns), fields, "output_transform")
+        for f in fields:
+            value = as_column(parts[f], len(points), f"output_transform field '{f}'", torch.float64,
+                              torch.device("cpu"))
+            gradient = None
+            if value.requires_grad:
+                (gradient,) = torch.autograd.grad(value.sum(), raw, retain_graph=True, allow_unused=True)
+            if gradient is None or not bool(torch.any(gradient != 0)):
+                raise EquationError(
+                    f"output_transform: its value for field '{f}' does not depend on the network's "
+                    f"output (parameters {', '.join(fields)}), so training could not change it; "
+                    f"return an expression of them (e.g. a factor vanishing on the boundary times {f})"
+                )

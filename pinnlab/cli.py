@@ -1,7 +1,10 @@
 """Command line: ``pinnlab solve equations/burgers.py [--steps ... --out DIR]``.
 
-Errors the user can fix (a malformed equation module, a bad setting, an unwritable output
-folder) are printed as one clear line and exit with status 2, never as a torch traceback.
+Errors the user can fix (a malformed equation module, an exception raised by its functions, a
+bad setting, a damaged checkpoint, an unwritable output folder, a full disk) are printed as one
+clear line and exit with status 2, never as a torch traceback. Errors that are pinnlab's own bugs
+keep their traceback: a ``ValueError`` counts as the user's only when pinnlab raised it on
+purpose (see :func:`deliberate`).
 """
 
 from __future__ import annotations
@@ -9,17 +12,42 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Callable, Sequence
 
 from . import distributed
-from .atomic import OutputDirectoryError
+from .atomic import DiskFullError, OutputDirectoryError, disk_full_error, is_disk_full
 from .binding import EquationError
+from .checkpoint import CheckpointError
 from .export_command import add_export_arguments, run_export
 from .growth.command import add_grow_arguments, run_grow
 from .training import NonFiniteLossError
 
 RESULTS_DIR = Path("results")
+# where pinnlab's own code lives: a ValueError raised by a raise statement there is deliberate
+OWN_CODE = str(Path(__file__).resolve().parent) + "/"
+
+
+def deliberate(error: BaseException) -> bool:
+    """True for an error pinnlab raised on purpose about its input: an ``EquationError``,
+    ``CheckpointError`` or ``OutputDirectoryError``, or a ``ValueError`` raised by a ``raise``
+    statement in pinnlab's own code. A ``ValueError`` from a library or from an operation that
+    failed inside pinnlab is a bug, which keeps its traceback."""
+    if isinstance(error, (EquationError, CheckpointError, OutputDirectoryError)):
+        return True
+    if not isinstance(error, ValueError):
+        return False
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return False
+    origin = frames[-1]
+    return (str(Path(origin.filename).resolve()).startswith(OWN_CODE)
+            and (origin.line or "").lstrip().startswith("raise"))
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
 def add_solve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +88,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
 
 def run_solve(args: argparse.Namespace) -> int:
     from .problem import load_problem
-    from .solve import resolve_settings, solve
+    from .solve import files_written, resolve_settings, solve
 
     problem = load_problem(args.equation)
     if args.no_reference:
@@ -75,9 +103,7 @@ def run_solve(args: argparse.Namespace) -> int:
         keys.insert(4, "second_order_stop")
     summary = {k: result.metrics[k] for k in keys}
     print(json.dumps(summary, indent=2))
-    written = "metrics.json, fields.h5 + fields.xdmf, solution.png, loss.png" + (
-        ", weights.png" if result.metrics.get("weight_history") else "")
-    print(f"results written to {out_dir}/ ({written}, model.pt)")
+    print(f"results written to {out_dir}/ ({', '.join(files_written(out_dir))})")
     return 0
 
 
@@ -99,19 +125,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         name += f" (rank {distributed.rank()} of {distributed.world()})"
     try:
         return COMMANDS[args.command][2](args)
-    except (EquationError, ValueError, OutputDirectoryError) as error:
-        print(f"{name}: error: {error}", file=sys.stderr)
-        return 2
     except NonFiniteLossError as error:
-        print(f"{name}: training stopped: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # e.g. the disk filled up while writing; earlier files are intact
-        print(f"{name}: could not write results: {error}", file=sys.stderr)
+        print(f"{name}: training stopped: {one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{name}: interrupted; files already written are complete", file=sys.stderr)
         return 130
-
+    except Exception as error:  # noqa: BLE001 - sorted below; anything else is re-raised
+        if is_disk_full(error) and not isinstance(error, DiskFullError):
+            error = disk_full_error(error.filename or "the results")
+        if deliberate(error) or isinstance(error, DiskFullError):
+            print(f"{name}: error: {one_line(error)}", file=sys.stderr)
+            return 2
+        if isinstance(error, OSError):  # e.g. permissions changed while writing; earlier files are intact
+            print(f"{name}: could not write results: {one_line(error)}", file=sys.stderr)
+            return 1
+        raise
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import check_writable
-from .checkpoint import state_dict_mismatches
+from .atomic import check_output_file
+from .checkpoint import CheckpointError, check_saved_problem, read_torch_file, state_dict_mismatches
 from .derivatives import (
     Derivative,
     DerivativeNameError,
@@ -28,6 +28,8 @@ from .derivatives import (
 )
 from .evaluation import CHUNK, evaluate
 from .fields_writer import open_fields
+from .gauges import GaugeShift, pin_shift, records
+from .grid_blocks import block_points, grid_blocks
 from .model import FieldModel, build_model
 from .problem import Problem, load_problem
 from .progress import progress
@@ -93,12 +95,10 @@ def load_run(run_dir: str | Path, equation: str | Path | None = None,
     model_path = run_dir / "model.pt"
     if not model_path.is_file():
         raise ValueError(f"{run_dir} holds no model.pt; pass the output folder of 'pinnlab solve'")
-    try:
-        saved = torch.load(model_path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - a foreign file raises RuntimeError, KeyError, UnpicklingError...
-        reason = (str(error).strip().splitlines() or [""])[0][:200]
-        raise ValueError(f"{model_path} cannot be read as a saved pinnlab model "
-                         f"({type(error).__name__}: {reason})") from None
+    try:  # verified (zip CRCs) and loaded without running code
+        saved = read_torch_file(model_path)
+    except CheckpointError as error:
+        raise ValueError(f"{model_path} cannot be read as a saved pinnlab model: {error}") from None
     if not isinstance(saved, dict) or not {"state_dict", "settings"} <= set(saved):
         raise ValueError(f"{model_path} is not a pinnlab model (expected keys 'state_dict' and 'settings')")
 
@@ -112,9 +112,8 @@ def load_run(run_dir: str | Path, equation: str | Path | None = None,
         raise ValueError(f"equation module {path} ({where}) does not exist; pass --equation PATH")
     problem = load_problem(path)
     notes = []
-    if saved.get("equation") not in (None, problem.name):
-        notes.append(f"{model_path} was solved for '{saved['equation']}', {path} defines '{problem.name}'")
     solved_source = _solved_source(run_dir)
+    check_saved_problem(saved, problem, path, model_path, solved_source)  # refuses another problem
     if solved_source is not None and solved_source != problem.source_text:
         notes.append(f"{path} has changed since the solve (its text differs from the source in "
                      f"{run_dir / 'fields.h5'}); residuals use the current text")
@@ -251,23 +250,28 @@ def export_axes(problem: Problem, sizes: tuple[int, ...], times: np.ndarray | No
 def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
            times: str | Sequence[float] | None = None, fields: str | Sequence[str] | None = None,
            out: str | Path | None = None, equation: str | Path | None = None,
-           device: str | None = None, chunk: int = CHUNK, show_progress: bool = True) -> ExportResult:
+           device: str | None = None, chunk: int = CHUNK, show_progress: bool = True,
+           threads: int | None = None) -> ExportResult:
     """Evaluate the model saved in ``run_dir`` on a grid; write ``out`` (HDF5) and its XDMF.
 
     ``out`` defaults to ``run_dir/export.h5``. Reference and error are written when the problem's
     reference is an ``Exact`` function (tabulated ``GridData`` and ``TableData`` have their own
-    points). Everything is checked before the first point is evaluated.
+    points). A gauged field (``gauges`` in the module) is shifted as in the solve, its constant
+    taken on the export grid (see :func:`export_shifts`). ``threads`` replaces the solve's
+    ``threads`` setting. Everything is checked before the first point is evaluated.
     """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1 point, got {chunk}")
     run = load_run(run_dir, equation, device)
     problem, settings, model = run.problem, run.settings, run.model
+    if threads is not None:
+        settings = settings.replace({"threads": threads}, "--set threads")
     time_values = parse_times(times, problem)
     sizes = parse_grid(grid, problem, settings, time_values)
     selection = parse_fields(fields, problem)
     axes = export_axes(problem, sizes, time_values)
     out = Path(out) if out is not None else run.run_dir / "export.h5"
-    check_writable(out.parent)
+    check_output_file(out)  # before anything is computed
 
     notes = list(run.notes)
     exact = problem.reference if isinstance(problem.reference, Exact) else None
@@ -282,29 +286,82 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
              "source": problem.source_text, "seed": settings.seed,
              "exported_from": str(run.run_dir)}
 
-    with thread_limit(settings.threads), \
-            open_fields(out, equation=problem.name, axes=axes, datasets=datasets, attrs=attrs,
-                     max_points=chunk) as writer, \
-            progress(writer.size, f"export {problem.name}", show_progress and writer.size > chunk) as bar:
-        for block in writer.blocks():
-            points = writer.points(block)
-            inside = problem.domain.contains(points)
-            values: dict[tuple[str, str], np.ndarray] = {}
-            if inside.any():
-                at = points[inside]
-                v = evaluate(problem, model, at, selection.fields, selection.derivatives, selection.residuals)
-                values.update({("prediction", f): a for f, a in v.fields.items()})
-                values.update({("derivatives", n): a for n, a in v.derivatives.items()})
-                values.update({("residual", n): a for n, a in v.residuals.items()})
-                if exact is not None and referenced:
-                    reference = exact.at_points(problem.layout, at)
-                    for f in referenced:
-                        values[("reference", f)] = reference[f]
-                        values[("error", f)] = v.fields[f] - reference[f]
-            writer.write(block, inside, values)
-            bar.update(block.size)
+    with thread_limit(settings.threads):
+        shifts = export_shifts(problem, model, axes, selection.fields, attrs["metrics"], chunk)
+        notes += gauge_notes(shifts, exact is not None)
+        attrs["gauges"] = records(shifts)
+        added = {f: s.shift for f, s in shifts.items() if s.shift is not None}
+        with open_fields(out, equation=problem.name, axes=axes, datasets=datasets, attrs=attrs,
+                         max_points=chunk) as writer, \
+                progress(writer.size, f"export {problem.name}", show_progress and writer.size > chunk) as bar:
+            for block in writer.blocks():
+                points = writer.points(block)
+                inside = problem.domain.contains(points)
+                values: dict[tuple[str, str], np.ndarray] = {}
+                if inside.any():
+                    at = points[inside]
+                    v = evaluate(problem, model, at, selection.fields, selection.derivatives, selection.residuals)
+                    predicted = {f: a + added.get(f, 0.0) for f, a in v.fields.items()}
+                    values.update({("prediction", f): a for f, a in predicted.items()})
+                    values.update({("derivatives", n): a for n, a in v.derivatives.items()})
+                    values.update({("residual", n): a for n, a in v.residuals.items()})
+                    if exact is not None and referenced:
+                        reference = exact.at_points(problem.layout, at)
+                        for f in referenced:
+                            values[("reference", f)] = reference[f]
+                            values[("error", f)] = predicted[f] - reference[f]
+                writer.write(block, inside, values)
+                bar.update(block.size)
     xdmf = write_xdmf(out)
     return ExportResult(out, xdmf, sizes, selection, notes)
+
+
+def export_shifts(problem: Problem, model: torch.nn.Module, axes: dict[str, np.ndarray],
+                  fields: Sequence[str], solved_metrics: dict, chunk: int) -> dict[str, GaugeShift]:
+    """The shift of each exported gauged field. With an ``Exact`` reference it is measured on the
+    export grid (the mean over its points in the domain, a first pass over the grid, or the value
+    at the pin); a tabulated reference has no values there, so the solve's recorded shift is used."""
+    gauged = {f: g for f, g in problem.gauges.items() if f in fields}
+    if not isinstance(problem.reference, Exact):
+        recorded = solved_metrics.get("gauges", {}) if isinstance(solved_metrics.get("gauges"), dict) else {}
+        shifts = {}
+        for f, gauge in gauged.items():
+            saved = recorded.get(f) if isinstance(recorded.get(f), dict) else {}
+            same = saved.get("kind") == gauge.kind and isinstance(saved.get("shift"), (int, float))
+            shifts[f] = GaugeShift(gauge, float(saved["shift"]) if same else None, saved.get("at") if same else None)
+        return shifts
+    exact = problem.reference
+
+    def predict(points: np.ndarray) -> dict[str, np.ndarray]:
+        return evaluate(problem, model, points, tuple(gauged)).fields
+
+    shifts = {f: pin_shift(f, g, problem.layout, exact, predict) for f, g in gauged.items() if g.kind == "pinned"}
+    means = [f for f, g in gauged.items() if g.kind == "mean"]
+    if means:
+        totals, count = dict.fromkeys(means, 0.0), 0
+        for block in grid_blocks(tuple(len(a) for a in axes.values()), chunk):
+            points = block_points(list(axes.values()), block)
+            at = points[problem.domain.contains(points)]
+            if len(at):
+                predicted, reference = predict(at), exact.at_points(problem.layout, at)
+                for f in means:
+                    totals[f] += float(np.sum(reference[f] - predicted[f]))
+                count += len(at)
+        shifts.update({f: GaugeShift(gauged[f], totals[f] / count if count else None) for f in means})
+    return {f: shifts[f] for f in gauged}
+
+
+def gauge_notes(shifts: dict[str, GaugeShift], exact: bool) -> list[str]:
+    """What a user should know about gauged fields that were not shifted on the export grid."""
+    notes = []
+    for f, shift in shifts.items():
+        if shift.shift is None:
+            notes.append(f"'{f}' has a gauge but nothing to match it to (no reference, or no shift recorded "
+                         "in metrics.json): it is written as the network gives it")
+        elif not exact:
+            notes.append(f"'{f}' is shifted by {shift.shift:.6g}, the gauge constant the solve measured "
+                         "(metrics.json); the reference has no values on the export grid")
+    return notes
 
 
 def _metrics(run_dir: Path) -> dict:

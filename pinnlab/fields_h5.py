@@ -16,7 +16,9 @@ Layout (format ``pinnlab-fields``, version 2)::
                            numbers as they are; dicts, lists and arrays as JSON).
                            pinnlab solve and export add: settings (JSON, every
                            resolved setting), metrics (JSON), source (the equation
-                           module's text), seed (int)
+                           module's text), seed (int), gauges (JSON: per gauged
+                           field its kind and the shift added to /prediction,
+                           see pinnlab.gauges; {} when none)
     /coordinates/<input>   1D float64 axis for each input, in the order of `inputs`
                            (e.g. x then t)
     /spatial_grid          float64 (P, k): the coordinates of every spatial grid
@@ -30,7 +32,8 @@ Layout (format ``pinnlab-fields``, version 2)::
     /prediction/<field>    float array of the grid shape (indexing="ij": axis k runs
                            along inputs[k]); NaN outside the domain
     /reference/<field>     same, only for fields that have a reference
-    /error/<field>         prediction - reference, same shape
+    /error/<field>         prediction - reference, same shape (a gauged field's
+                           prediction is shifted by its gauge constant first)
     /residual/<name>       the pointwise residual of each equation (named as in the
                            equation module; "residual" for a single one), same shape,
                            NaN outside the domain
@@ -73,7 +76,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,8 +88,8 @@ from pinnlab.atomic import atomic_path, jsonable
 from pinnlab.grid_blocks import block_points, grid_blocks
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "GRID_GROUPS", "TIME_INPUT", "FieldsFile", "read_fields",
-    "spatial_inputs", "write_fields",
+    "FORMAT", "FORMAT_VERSION", "GRID_GROUPS", "TIME_INPUT", "FieldsFile", "WriteGuard",
+    "open_for_writing", "read_fields", "spatial_inputs", "write_fields",
 ]
 
 FORMAT = "pinnlab-fields"
@@ -123,6 +127,75 @@ class FieldsFile:
     points: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+
+
+class WriteGuard:
+    """A binary file for h5py that keeps the first write error instead of raising it.
+
+    Why: when the disk fills up, an error raised into the HDF5 library leaves it in a state in
+    which h5py prints pages of tracebacks and the process may die of a segmentation fault while
+    the file is closed. Behind this guard HDF5 never sees an error: later writes are dropped,
+    the file closes cleanly, and :func:`open_for_writing` raises the error afterwards (the file is
+    then garbage, and ``atomic_path`` deletes it).
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def _guarded(self, call: Any, *args: Any) -> Any:
+        if self.error is None:
+            try:
+                return call(*args)
+            except OSError as error:
+                self.error = error
+        return None
+
+    def write(self, data: Any) -> int:
+        self._guarded(self.raw.write, data)
+        return memoryview(data).nbytes
+
+    def truncate(self, size: int | None = None) -> int:
+        self._guarded(self.raw.truncate, size)
+        return size if size is not None else self.raw.tell()
+
+    def flush(self) -> None:
+        self._guarded(self.raw.flush)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.raw.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        return self.raw.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def close(self) -> None:
+        self.raw.close()  # unbuffered (see open_for_writing): closing writes nothing
+
+
+@contextmanager
+def open_for_writing(path: str | os.PathLike[str],
+                     report_as: str | os.PathLike[str] | None = None) -> Iterator[tuple[h5py.File, WriteGuard]]:
+    """A new HDF5 file at ``path`` written through a :class:`WriteGuard`, with the guard.
+
+    A write error (a full disk) is raised once the file is closed, as ``OSError`` with its errno
+    and ``report_as`` (default ``path``) as the file name; it takes precedence over an exception
+    raised inside the block, which it most likely caused.
+    """
+    guard = WriteGuard(open(path, "w+b", buffering=0))  # every write reaches the guard
+    try:
+        with h5py.File(guard, "w") as f:
+            yield f, guard
+    finally:
+        guard.close()
+        if guard.error is not None:
+            error = guard.error
+            raise OSError(error.errno, error.strerror, os.fspath(report_as or path)) from None
 
 
 def spatial_inputs(inputs: Sequence[str]) -> list[str]:
@@ -379,7 +452,7 @@ def write_fields(
     history = _check_history(loss_history)
     encoded = encode_attrs(attrs)
 
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, open_for_writing(tmp, report_as=path) as (f, _):
         write_header(f, equation, coordinates, list(grid["prediction"]), encoded)
         _create(f, "mask", inside.astype(np.uint8))
         for group, arrays in grid.items():

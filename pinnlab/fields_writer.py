@@ -4,7 +4,8 @@
 of the full grid shape, then the caller walks ``writer.blocks()``, computes the block's values
 and hands them to ``writer.write``. Datasets are chunked exactly like the blocks, so each block
 is compressed and written once and memory holds one block, whatever the grid size. The file
-appears at its path only when the ``with`` block ends without an error.
+appears at its path only when the ``with`` block ends without an error; a full disk ends the
+block at the next ``write`` with ``OSError(ENOSPC)`` naming the file, and nothing is left behind.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from pinnlab.fields_h5 import (
     check_axes,
     check_name,
     check_points,
+    WriteGuard,
     compression,
     encode_attrs,
+    open_for_writing,
     write_header,
     write_points,
 )
@@ -37,8 +40,10 @@ class FieldsWriter:
     """An open fields file whose grid datasets are filled one block at a time."""
 
     def __init__(self, f: h5py.File, axes: Mapping[str, np.ndarray],
-                 datasets: Mapping[str, Sequence[str]], max_points: int) -> None:
+                 datasets: Mapping[str, Sequence[str]], max_points: int,
+                 guard: WriteGuard | None = None) -> None:
         self._file = f
+        self._guard = guard
         self.axes = dict(axes)
         self.shape = tuple(len(a) for a in self.axes.values())
         self.max_points = max_points
@@ -67,6 +72,8 @@ class FieldsWriter:
               values: Mapping[tuple[str, str], np.ndarray]) -> None:
         """Store one block: ``inside`` (n,) marks points in the domain, ``values`` hold one value
         per inside point for each ``(group, name)`` declared at open; outside points stay NaN."""
+        if self._guard is not None and self._guard.error is not None:
+            raise self._guard.error  # the disk is full: stop computing (open_fields reports it)
         inside = np.asarray(inside, dtype=bool)
         if inside.shape != (block.size,):
             raise ValueError(f"inside has shape {inside.shape}, expected ({block.size},) for the block")
@@ -105,6 +112,6 @@ def open_fields(path: str | os.PathLike[str], *, equation: str, axes: Mapping[st
         for name in names:
             check_name(group, name)
     encoded = encode_attrs(attrs)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, open_for_writing(tmp, report_as=path) as (f, guard):
         write_header(f, equation, coordinates, list(datasets.get("prediction", ())), encoded)
-        yield FieldsWriter(f, coordinates, datasets, max_points)
+        yield FieldsWriter(f, coordinates, datasets, max_points, guard)

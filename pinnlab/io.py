@@ -4,6 +4,10 @@
 (any file in the ``pinnlab-fields`` layout, see :mod:`pinnlab.fields_h5`) returns a
 :class:`Results`; ``Results.to_xarray()`` turns its grid data into an ``xarray.Dataset`` with
 the inputs as coordinates. This API is what notebooks are written against: keep it stable.
+
+A run directory is read only when its files are one complete run (see
+:func:`pinnlab.run_folder.check_run_folder`): a folder left in the middle of writing, or holding
+files of two runs, raises ``RunFolderError`` (a ``ValueError``) naming the files.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from .fields_h5 import read_fields
+from .run_folder import RunFolderError, check_run_folder
 
-__all__ = ["Results", "read_metrics", "read_results"]
+__all__ = ["Results", "RunFolderError", "read_metrics", "read_results"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Results:
 def _fields_path(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if path.is_dir():
+        check_run_folder(path)
         path = path / "fields.h5"
         if not path.is_file():
             raise FileNotFoundError(f"{path.parent} holds no fields.h5; pass a run directory or an .h5 file")
@@ -83,8 +89,9 @@ def _fields_path(path: str | os.PathLike[str]) -> Path:
 def read_results(path: str | os.PathLike[str]) -> Results:
     """Read a run directory (its ``fields.h5``) or a fields ``.h5`` file (format version 1 or 2).
 
-    Raises ``FileNotFoundError`` when there is nothing to read and ``ValueError`` when the file is
-    not a pinnlab fields file.
+    Raises ``FileNotFoundError`` when there is nothing to read, ``ValueError`` when the file is
+    not a pinnlab fields file, and ``RunFolderError`` (a ``ValueError``) for a run directory whose
+    files are not one complete run.
     """
     data = read_fields(_fields_path(path))
     attrs = data.attrs
@@ -111,9 +118,11 @@ def read_results(path: str | os.PathLike[str]) -> Results:
 
 
 def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """A run's ``metrics.json`` (pass the run directory or the file itself)."""
+    """A run's ``metrics.json`` (pass the run directory or the file itself); a run directory is
+    checked to hold one complete run, as in :func:`read_results`."""
     path = Path(run_dir)
     if path.is_dir():
+        check_run_folder(path)
         path = path / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; pass a run directory of 'pinnlab solve'")

@@ -11,6 +11,8 @@ An equation module defines, at top level:
 ``reference``         optional ``Exact(fn)`` (or a plain function) or ``GridData(...)``
 ``constants``         optional dict {name: value}; functions may take these as parameters
 ``defaults``          optional dict of settings (see ``pinnlab.Settings``)
+``gauges``            optional dict {field: Mean() / PinnedAt(x=..., ...)} for fields known only up
+                      to a constant (see ``pinnlab.gauges``)
 ``inputs``            optional input names (default: the domain's, e.g. x, y, t)
 ``name``              optional (default: the module's file name)
 
@@ -30,8 +32,9 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from .binding import BoundFunction, EquationError, bind, parameter_names
+from .binding import BoundFunction, EquationError, as_mapping, bind, check_uses_network, parameter_names
 from .conditions import Condition, Layout
+from .gauges import Gauge, check_gauges
 from .geometry import Geometry
 from .reference import Exact, Reference
 from .sampling import make_sampler
@@ -39,7 +42,7 @@ from .settings import Settings
 
 KNOWN_NAMES = (
     "domain", "fields", "inputs", "residual", "residuals", "conditions", "output_transform",
-    "reference", "constants", "defaults", "name",
+    "reference", "constants", "defaults", "name", "gauges",
 )
 
 
@@ -57,6 +60,7 @@ class Problem:
     reference: Reference | None = None
     constants: Mapping[str, Any] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    gauges: Mapping[str, Gauge] = field(default_factory=dict)
     source_path: Path | None = None
     source_text: str = ""
 
@@ -108,7 +112,10 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
     overlap = set(fields) & set(inputs)
     if overlap:
         raise fail(f"{', '.join(sorted(overlap))} is both a field and an input")
-    constants = dict(namespace.get("constants", {}) or {})
+    try:
+        constants = as_mapping(namespace.get("constants"), "constants")
+    except EquationError as error:
+        raise fail(str(error)) from None
     clash = set(constants) & (set(fields) | set(inputs))
     if clash:
         raise fail(f"constant(s) {', '.join(sorted(clash))} share a name with a field or input")
@@ -128,6 +135,7 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
         if transform is not None:
             bound_transform = bind(transform, "output_transform", inputs=inputs, fields=fields,
                                    constants=constants, allow_derivatives=False)
+            check_uses_network(bound_transform, domain, fields)
         reference = namespace.get("reference")
         if reference is not None and not isinstance(reference, Reference):
             if not callable(reference):
@@ -137,8 +145,9 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
             reference = Exact(reference)
         if reference is not None:
             reference.check(layout, source_path.parent if source_path else None)
-        defaults = dict(namespace.get("defaults", {}) or {})
+        defaults = as_mapping(namespace.get("defaults"), "defaults")
         Settings().replace(defaults, "defaults")
+        gauges = check_gauges(namespace.get("gauges"), layout, residuals, conditions)
     except (EquationError, ValueError) as error:
         raise fail(str(error)) from None
 
@@ -146,7 +155,8 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
     return Problem(
         name=str(name), domain=domain, inputs=inputs, fields=fields, residuals=residuals,
         conditions=conditions, output_transform=bound_transform, reference=reference,
-        constants=constants, defaults=defaults, source_path=source_path, source_text=source_text,
+        constants=constants, defaults=defaults, gauges=gauges, source_path=source_path,
+        source_text=source_text,
     )
 
 
@@ -206,6 +216,8 @@ def check_conditions(conditions: Any, layout: Layout) -> dict[str, Condition]:
 def load_problem(path: str | Path) -> Problem:
     """Import an equation module from its file and check it."""
     path = Path(path)
+    if path.is_dir():
+        raise EquationError(f"equation module {path} is a directory; pass a Python file, e.g. equations/heat.py")
     if not path.is_file():
         raise EquationError(f"equation module {path} does not exist")
     module = import_module_file(path)

@@ -1,7 +1,8 @@
 """One entry point for the PDE job: check, train, evaluate, write results.
 
 ``solve(problem, settings, out_dir)`` writes ``metrics.json``, ``fields.h5`` (with ``fields.xdmf``
-beside it for ParaView), ``solution.png``, ``loss.png`` and ``model.pt`` into ``out_dir``; every
+beside it for ParaView), ``solution.png``, ``loss.png``, ``collocation.png`` (2 or more inputs),
+``weights.png`` (with loss balancing) and ``model.pt`` into ``out_dir``; every
 write is atomic, so an interrupted run never leaves a truncated file behind. Checkpoints
 (``checkpoints/last.pt`` and ``best.pt``) are written during training, so ``resume=True``
 continues an interrupted run.
@@ -12,6 +13,7 @@ and writes; the other ranks return without metrics.
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from dataclasses import dataclass
@@ -24,15 +26,17 @@ import torch
 from . import __version__, distributed
 from .atomic import atomic_path, check_free_space, check_writable, remove_stale_temporaries, write_json
 from .binding import EquationError
-from .checkpoint import CheckpointStore
+from .checkpoint import CheckpointStore, write_torch_file
 from .evaluation import condition_residual_values, evaluate_in_chunks
 from .fields_h5 import write_fields
+from .gauges import apply_shifts, measure_shifts, records
 from .losses import Collocation, loss_terms, rank_share, sample_collocation, term_weights
 from .model import FieldModel, build_model, resolve_device
 from .plots import plot_collocation, plot_fields, plot_loss_history, plot_weight_history
 from .problem import Problem
 from .reference import ReferenceGrid, grid_points
 from .refinement import Redraw, Refinement
+from .run_folder import staged_results
 from .sampling import make_sampler
 from .settings import Settings
 from .threads import thread_limit
@@ -95,10 +99,11 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         raise EquationError(f"{problem.origin}: {error}") from None
     torch.manual_seed(settings.seed)
     model = build_model(problem, settings)
-    if main:
-        check_free_space(out_dir, estimate_output_bytes(problem, settings, model, grid))
     checkpoints = CheckpointStore(out_dir / "checkpoints")
-    state = checkpoints.load("last") if resume else None
+    state = checkpoints.resume_state(problem, settings, model) if resume else None
+    if main:  # the checkpoints already on disk are replaced, not added to
+        check_free_space(out_dir, estimate_output_bytes(problem, settings, model, grid),
+                         reusable=checkpoints.reusable_bytes(state))
     preflight(problem, model, settings)
     training = train(problem, model, settings, checkpoints=checkpoints, resume_from=state)
     if training.solution is not None:  # time marching: each window's own network
@@ -107,9 +112,13 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         return SolveResult(out_dir, {}, model, training)
     prediction = predict_on_grid(model, problem, grid)
     at_points = predict_at_reference_points(model, grid)
+    shifts = measure_shifts(problem.gauges, problem.layout, problem.reference, grid, prediction, at_points,
+                            lambda points: dict(zip(problem.fields, predict(model, points).T)))
+    prediction, at_points = apply_shifts(prediction, shifts), apply_shifts(at_points, shifts)  # like with like
     metrics = {
         "equation": problem.name,
         "rel_l2": {**relative_l2(prediction, grid), **scattered_relative_l2(at_points, grid)},
+        "gauges": records(shifts),
         "final_losses": training.final_losses,
         "steps": training.steps,
         "adam_steps": settings.steps,
@@ -125,11 +134,13 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         "train_time_s": round(training.wall_time, 3),
         "parameters": sum(p.numel() for p in model.parameters()),
         "world_size": distributed.world(),
+        "run_id": training.run_id,
         "settings": settings.as_dict(),
         "versions": {"pinnlab": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {settings.device}",
     }
-    write_outputs(out_dir, problem, settings, model, training, grid, prediction, at_points, metrics, started)
+    with staged_results(out_dir, training.run_id, checkpoints.last_complete(training.run_id)) as staging:
+        write_outputs(staging, problem, settings, model, training, grid, prediction, at_points, metrics, started)
     return SolveResult(out_dir, metrics, model, training)
 
 
@@ -252,7 +263,7 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: to
                 **refinement_clouds(training.refinements), **redraw_clouds(training.redraws),
                 **reference_cloud(at_points, grid)},
         attrs={"settings": settings.as_dict(), "metrics": metrics, "source": problem.source_text,
-               "seed": settings.seed},
+               "seed": settings.seed, "gauges": metrics.get("gauges", {})},
     )
     write_xdmf(out_dir / "fields.h5")
     plot_fields(out_dir / "solution.png", axes=grid.axes, prediction=prediction,
@@ -261,20 +272,22 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: to
     if settings.curriculum_mode == "march":  # window k is [t_{k-1}, t_k]
         starts = [problem.domain.time.t0] + [end for _, end in training.stages[:-1]]
         windows = [(step, f"{start:.3g} <= t <= {end:.3g}") for (step, end), start in zip(training.stages, starts)]
-    plot_loss_history(out_dir / "loss.png", loss_history=history, phases=training.phases + windows)
+    plot_loss_history(out_dir / "loss.png", loss_history=history, phases=training.phases + windows,
+                      exact=[name for name, condition in problem.conditions.items() if condition.exact])
     if training.weight_history:
         plot_weight_history(out_dir / "weights.png", training.weight_history)
-    if len(grid.axes) == 2 and training.collocation is not None:
+    if len(grid.axes) >= 2 and training.collocation is not None:  # 3+ inputs: the middle slice
         field = problem.fields[0]
         plot_collocation(out_dir / "collocation.png", axes=grid.axes, field=field, values=prediction[field],
                          point_sets=point_sets_to_show(training))
     with atomic_path(out_dir / "model.pt") as tmp:
         saved = {"state_dict": model.state_dict(), "settings": settings.as_dict(),
-                 "equation": problem.name, "pinnlab": __version__,
+                 "equation": problem.name, "pinnlab": __version__, "run_id": metrics.get("run_id"),
+                 "inputs": list(problem.inputs), "fields": list(problem.fields),
                  "equation_path": str(problem.source_path) if problem.source_path else None}
         if isinstance(model, TimeMarchedModel):  # one network per window, from these times on
             saved["window_starts"] = list(model.starts)
-        torch.save(saved, tmp)
+        write_torch_file(saved, tmp)
     metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
     write_json(out_dir / "metrics.json", metrics)
 
@@ -335,6 +348,22 @@ def point_sets_to_show(training: TrainingResult) -> list[tuple[str, np.ndarray]]
     sets = [(f"{name} (step {records[k].step})", records[k].points) for name, k in zip(names, chosen)]
     final = training.collocation.interior.detach().double().cpu().numpy()
     return sets + [(f"final points ({len(final)})", final)]
+
+
+def files_written(out_dir: str | Path) -> list[str]:
+    """What a solve left in ``out_dir``: ``metrics.json``, the files it lists (those the run wrote,
+    see :mod:`pinnlab.run_folder`) and the checkpoints, as paths relative to ``out_dir``."""
+    out_dir = Path(out_dir)
+    try:
+        listed = json.loads((out_dir / "metrics.json").read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        listed = {}
+    names = ["metrics.json"] + sorted(listed) if (out_dir / "metrics.json").is_file() else sorted(listed)
+    checkpoints = out_dir / "checkpoints"
+    if checkpoints.is_dir():
+        names += sorted(f"checkpoints/{p.name}" for p in checkpoints.iterdir()
+                        if p.is_file() and not p.name.startswith("."))
+    return names
 
 
 def solution_title(problem: Problem, metrics: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ from typing import Any, Callable
 import torch
 
 from . import __version__, distributed
-from .checkpoint import FORMAT, VERSION, CheckpointError, CheckpointStore, check_compatible, problem_signature
+from .binding import EquationError
+from .checkpoint import (FORMAT, VERSION, CheckpointError, CheckpointStore, check_compatible, check_resumable,
+                         problem_signature)
 from .conditions import ConditionBatch
 from .curriculum import CausalWeights, TimeCurriculum
 from .losses import (Collocation, concat_collocations, loss_terms, rank_share, rank_share_seed,
@@ -46,9 +49,13 @@ from .time_marching import hand_over, marched_model, marching_weights
 class NonFiniteLossError(RuntimeError):
     """Training produced NaN or infinity; the message names the loss term and the step."""
 
-    def __init__(self, message: str, term: str = "", step: int = 0) -> None:
+    def __init__(self, message: str, term: str = "", step: int = 0, value: float = math.nan) -> None:
         super().__init__(message)
-        self.term, self.step = term, step
+        self.term, self.step, self.value = term, step, value
+
+    @property
+    def value_text(self) -> str:
+        return str(self.value)
 
 
 @dataclass
@@ -72,6 +79,7 @@ class TrainingResult:
     second_order_stop: str = "not run"
     # balance=grad-norm|ntk: (step, weights) after each update (pinnlab/loss_balancing.py)
     weight_history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    run_id: str = ""  # the same in every checkpoint and output file of one run, resumed or not
 
 
 class History:
@@ -92,6 +100,11 @@ class History:
             self.data[name].append(value)
 
 
+def new_run_id() -> str:
+    """An id for a new run: the start time and 32 random bits, e.g. ``20250101T120000-1a2b3c4d``."""
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+
+
 def weighted_total(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
     return sum(weights[name] * value for name, value in terms.items() if weights[name] != 0.0)
 
@@ -108,6 +121,7 @@ def check_finite(terms: dict[str, torch.Tensor], step: int, phase: str) -> None:
         if not math.isfinite(float(value.detach())):
             raise NonFiniteLossError(
                 f"loss term '{name}' became {float(value.detach())} at step {step} ({phase})", name, step,
+                float(value.detach()),
             )
 
 
@@ -214,6 +228,7 @@ class Trainer:
         self.resumed_from: int | None = None
         self.good: dict[str, Any] | None = None  # the last state known to have finite losses
         self.refinements: list[Refinement] = []
+        self.run_id = new_run_id()
 
     # --- losses and logging -------------------------------------------------------------------
     def evaluate(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -275,6 +290,7 @@ class Trainer:
             rollbacks=self.rollbacks, resumed_from=self.resumed_from, refinements=refinements,
             stages=self.stages, redraws=redraws, solution=self.solution(),
             second_order_stop=self.second_order_stop, weight_history=self.weight_history,
+            run_id=self.run_id,
         )
 
     def run_adam(self, bar: Progress) -> None:
@@ -472,13 +488,23 @@ class Trainer:
 
     # --- faults -------------------------------------------------------------------------------
     def roll_back(self, error: NonFiniteLossError, bar: Progress) -> None:
-        """Return to the last good state with the learning rates halved, or give up."""
-        where = f"; the last checkpoint is {self.checkpoints.last}" if self.checkpoints else ""
+        """Return to the last good state with the learning rates halved, or give up.
+
+        A loss that is not finite at the very state rolled back to (the network as initialised,
+        at step 0) would only come back: that is the equation's fault, said at once."""
+        term = self.term_description(error.term)
+        if self.good is not None and error.step == self.good["step"] == 0 and not self.rollbacks:
+            raise EquationError(
+                f"{self.problem.origin}: {term} is {error.value_text} at step 0, on the network as "
+                f"initialised, before any training step, so rolling back cannot help; check {term} "
+                f"for divisions by zero and for logarithms or square roots of negative numbers; "
+                f"{self.checkpoint_note()}"
+            ) from None
         if len(self.rollbacks) >= self.settings.rollbacks or self.good is None:
             tried = f" after {len(self.rollbacks)} rollback(s) with halved learning rates" if self.rollbacks else ""
             raise NonFiniteLossError(
-                f"{error}{tried}; try a smaller learning rate (--set lr=...), float64, or check the "
-                f"residual or condition '{error.term}' for divisions{where}", error.term, error.step,
+                f"{error}{tried}; try a smaller learning rate (--set lr=...), float64, or check "
+                f"{term} for divisions; {self.checkpoint_note()}", error.term, error.step,
             ) from None
         old_scale = self.good["lr_scale"]
         self.rollbacks.append({"step": error.step, "term": error.term, "back_to": self.good["step"],
@@ -493,6 +519,20 @@ class Trainer:
             print(f"{self.problem.name}: {error}; rolled back to step {self.step} with the learning rate "
                   f"scaled by {self.lr_scale:g} (rollback {len(self.rollbacks)} of {self.settings.rollbacks})",
                   file=sys.stderr)
+
+    def term_description(self, name: str) -> str:
+        """A loss term by its kind and name: "residual 'residual'", "condition 'ends'"."""
+        if name in self.problem.residuals:
+            return f"residual '{name}'"
+        if name in self.problem.conditions:
+            return f"condition '{name}'"
+        return f"loss term '{name}'"
+
+    def checkpoint_note(self) -> str:
+        """Where this run can resume from, as it stands on disk now."""
+        if self.checkpoints is None:
+            return "no checkpoints are kept for this run"
+        return self.checkpoints.last_complete(self.run_id)
 
     def save_checkpoint(self, loss: float) -> None:
         """Write ``last`` (and ``best`` when ``loss``, at the current parameters, is the lowest).
@@ -555,7 +595,7 @@ class Trainer:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
-            "format": FORMAT, "version": VERSION, "pinnlab": __version__,
+            "format": FORMAT, "version": VERSION, "pinnlab": __version__, "run_id": self.run_id,
             "problem": problem_signature(self.problem),
             "settings": json.dumps(self.settings.as_dict()),
             "model": self.model.state_dict(),
@@ -615,15 +655,29 @@ class Trainer:
         self.refinements = [refinement_from_state(r) for r in state["refinements"]]
         self.redraws = [redraw_from_state(r) for r in state.get("redraws", [])]
         self.phases = [tuple(p) for p in state["phases"]]
+        self.run_id = state.get("run_id", self.run_id)
         for name in ("lr_scale", "rollbacks", "best_loss", "saved_at"):
             if name not in keep:
                 setattr(self, name, state[name])
 
     def resume(self, state: dict[str, Any]) -> None:
         """Continue from a saved checkpoint (``pinnlab solve --resume``); under torchrun each rank
-        takes back its own points and sampler stream."""
+        takes back its own points and sampler stream. Settings that differ from the saved ones
+        are refused unless they can apply (``checkpoint.check_resumable``): a changed budget
+        applies from here on (Adam's learning-rate decay is spread over the new ``steps``; more
+        ``lbfgs_steps`` reopen a finished run)."""
+        check_compatible(state, self.problem, self.settings.as_dict(), self.model)
+        changes = check_resumable(state, self.settings)
         self.load_state_dict(own_part(state, self.rank, self.world))
         self.resumed_from = self.step
+        if "steps" in changes:
+            self.scheduler.gamma = self.settings.lr_decay ** (1.0 / max(self.settings.steps, 1))
+        if "lbfgs_steps" in changes:
+            if self.lbfgs_stop.startswith("reached lbfgs_steps="):
+                self.lbfgs_stop = f"reached lbfgs_steps={self.settings.lbfgs_steps}"
+            self.finished = self.finished and self.lbfgs_done >= self.settings.lbfgs_steps
+        if "second_order_steps" in changes and self.second_order_stop.startswith("reached second_order_steps="):
+            self.second_order_stop = f"reached second_order_steps={self.settings.second_order_steps}"
 
 
 def collocation_from_state(state: dict[str, Any], dtype: torch.dtype, device: torch.device) -> Collocation:

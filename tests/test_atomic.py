@@ -97,11 +97,13 @@ def test_jsonable_keeps_finite_values() -> None:
     assert jsonable(math.nan) is None
 
 
-def test_check_writable_creates_directory(tmp_path: Path) -> None:
+def test_check_writable_leaves_nothing_behind(tmp_path: Path) -> None:
     target = tmp_path / "new" / "dir"
+    check_writable(target)  # folders are created by the first write, not by the check
+    assert not (tmp_path / "new").exists()
+    target.mkdir(parents=True)
     check_writable(target)
-    assert target.is_dir()
-    assert list(target.iterdir()) == []  # the probe is gone
+    assert target.is_dir() and list(target.iterdir()) == []  # the probe is gone, the folder stays
 
 
 def test_check_writable_parent_is_a_file(tmp_path: Path) -> None:

@@ -115,3 +115,60 @@ def test_fields_h5_holds_residuals_and_collocation_points(tmp_path):
     assert torch.load(tmp_path / "model.pt", weights_only=True)["equation_path"] == str(
         Path("equations/heat.py").resolve())
     assert collocation_clouds(problem, model, None) == {}
+
+
+HEAT_2D = '''
+import math
+import torch
+from pinnlab import Dirichlet, Exact, Initial, Rectangle, TimeInterval
+
+domain = Rectangle((0.0, 0.0), (1.0, 1.0)) * TimeInterval(0.0, 1.0)
+fields = ["u"]
+
+def exact(x, y, t):
+    return torch.exp(-0.1 * math.pi**2 * t) * torch.sin(math.pi * x) * torch.sin(math.pi * y)
+
+def residual(u_t, u_xx, u_yy):
+    return u_t - 0.05 * (u_xx + u_yy)
+
+conditions = {"initial": Initial(lambda x, y: torch.sin(math.pi * x) * torch.sin(math.pi * y)),
+              "walls": Dirichlet(0.0)}
+reference = Exact(exact)
+'''
+
+
+def test_cli_summary_lists_every_file_of_a_three_input_run(tmp_path, capsys):
+    module = tmp_path / "heat_2d.py"
+    module.write_text(HEAT_2D)
+    out = tmp_path / "out"
+    status = main(["solve", str(module), "--steps", "20", "--lbfgs-steps", "0", "--points", "100",
+                   "--boundary-points", "20", "--out", str(out), "--quiet", "--set", "grid=6x5x4",
+                   "--set", "balance=grad-norm", "--set", "balance_every=10", "--set", "threads=1"])
+    assert status == 0
+    line = [text for text in capsys.readouterr().out.splitlines() if text.startswith("results written to")]
+    assert len(line) == 1
+    listed = line[0].split("(", 1)[1].rstrip(")").split(", ")
+    present = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert sorted(listed) == present
+    assert {"collocation.png", "weights.png", "solution.png", "loss.png", "fields.xdmf", "model.pt",
+            "metrics.json", "checkpoints/last.pt"} <= set(listed)
+
+
+def test_solve_draws_exact_conditions_as_imposed_in_the_loss_figure(tmp_path, monkeypatch):
+    import importlib
+
+    solve_module = importlib.import_module("pinnlab.solve")  # pinnlab.solve is also the function
+    seen = {}
+    original = solve_module.plot_loss_history
+
+    def spy(path, **kwargs):
+        seen.update(kwargs)
+        original(path, **kwargs)
+
+    monkeypatch.setattr(solve_module, "plot_loss_history", spy)
+    problem = load_problem("equations/burgers.py").without_reference()
+    settings = resolve_settings(problem, {**QUICK, "steps": 10, "lbfgs_steps": 0, "points": 50,
+                                          "boundary_points": 10, "grid": (9, 5), "threads": 1})
+    solve(problem, settings, tmp_path)
+    assert sorted(seen["exact"]) == ["initial", "walls"]
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

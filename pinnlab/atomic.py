@@ -87,7 +87,7 @@ def disk_full_error(path: str | os.PathLike[str], note: str = "") -> DiskFullErr
     return error
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Flush the directory entry of a rename to disk (POSIX only, best effort).
 
     Why: ``os.replace`` is atomic, but without this a power loss right after it
@@ -146,7 +146,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         remove_empty(created)
         raise
-    _fsync_directory(target.parent)
+    fsync_directory(target.parent)
 
 
 def make_parents(directory: Path) -> list[Path]:

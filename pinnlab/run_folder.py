@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .atomic import (DiskFullError, _fsync_directory, disk_full_error, is_disk_full, make_parents,
+from .atomic import (DiskFullError, fsync_directory, disk_full_error, is_disk_full, make_parents,
                      remove_empty, write_json)
 
 __all__ = ["COMMIT_MARK", "RunFolderError", "check_run_folder", "staged_results"]
@@ -112,7 +112,7 @@ def commit(staging: Path, out_dir: Path, run_id: str) -> None:
     write_json(mark, metrics)
     old = previous_files(out_dir)
     (out_dir / COMMIT_MARK).unlink(missing_ok=True)  # from here on the folder shows no complete run
-    _fsync_directory(out_dir)
+    fsync_directory(out_dir)
     for name in sorted(old - set(files)):
         path = out_dir / name
         if path.is_file():
@@ -121,9 +121,9 @@ def commit(staging: Path, out_dir: Path, run_id: str) -> None:
         target = out_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / name, target)
-    _fsync_directory(out_dir)
+    fsync_directory(out_dir)
     os.replace(mark, out_dir / COMMIT_MARK)
-    _fsync_directory(out_dir)
+    fsync_directory(out_dir)
     shutil.rmtree(staging, ignore_errors=True)
 
 

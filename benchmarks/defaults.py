@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(equation: str, seed: int, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-m", "pinnlab.cli", "solve", str(ROOT / "equations" / f"{equation}.py"),
+        command = [sys.executable, "-m", "pinnlab.commands.main", "solve", str(ROOT / "equations" / f"{equation}.py"),
                    "--seed", str(seed), "--out", out, "--quiet", *extra]
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)

@@ -58,7 +58,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pinnlab.atomic import write_text  # noqa: E402
+from pinnlab.runtime.atomic import write_text  # noqa: E402
 from pinnlab.growth import (  # noqa: E402
     Adam,
     ContinuousSettings,

@@ -7,11 +7,11 @@
 
 One pass is what a training step costs before the optimizer: the mean squared residual at N
 points, then ``.backward()`` into the network's parameters. Methods, all on the same network
-(built by ``pinnlab.model.build_model`` from ``pinnlab.solve.resolve_settings``, inputs scaled as
+(built by ``pinnlab.model.field_model.build_model`` from ``pinnlab.solver.job.resolve_settings``, inputs scaled as
 the solver scales them) and the same points:
 
 - ``network``: the model's output alone, mean of u^2 (no derivatives): a floor;
-- ``pinnlab``: the residual's loss term as training computes it (``pinnlab.losses.residual_terms``)
+- ``pinnlab``: the residual's loss term as training computes it (``pinnlab.training.losses.residual_terms``)
   with the solver's default settings (engine auto, compile auto, residual chunks auto) for a run
   as long as the shipped Burgers one, so this column follows whatever the solver's default path
   becomes;
@@ -64,10 +64,10 @@ from typing import Any
 import torch
 
 from pinnlab import Hyperbox, Interval, Problem, Settings, TimeInterval
-from pinnlab.atomic import write_text
-from pinnlab.losses import residual_terms, residual_values
-from pinnlab.model import build_model
-from pinnlab.solve import resolve_settings
+from pinnlab.runtime.atomic import write_text
+from pinnlab.training.losses import residual_terms, residual_values
+from pinnlab.model.field_model import build_model
+from pinnlab.solver.job import resolve_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("network", "pinnlab", "autograd", "deepxde")
@@ -223,8 +223,8 @@ def deepxde_residual(case: Case, dde: ModuleType, model: torch.nn.Module, points
 
 
 def pinnlab_loss(case: Case, model: torch.nn.Module, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The residual's loss term as training computes it (``pinnlab.losses.residual_terms``: on
-    large point sets chunk by chunk, pinnlab/chunked_loss.py), and its pointwise values."""
+    """The residual's loss term as training computes it (``pinnlab.training.losses.residual_terms``: on
+    large point sets chunk by chunk, pinnlab/derivatives/chunked_loss.py), and its pointwise values."""
     values: dict[str, list[torch.Tensor]] = {}
     terms = residual_terms(case.problem, model, points, values=values)
     return sum(terms.values()), torch.cat([torch.cat(v) for v in values.values()])

@@ -33,7 +33,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from pinnlab.atomic import write_text  # noqa: E402
+from pinnlab.runtime.atomic import write_text  # noqa: E402
 
 METHODS = {
     "uniform": ["--set", "sampler=uniform", "--set", "refine=none"],

@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 sys.path.insert(0, str(ROOT))
-from pinnlab.atomic import write_text  # noqa: E402
-from pinnlab.burgers_exact import burgers_sine  # noqa: E402
+from pinnlab.runtime.atomic import write_text  # noqa: E402
+from pinnlab.problem.burgers_exact import burgers_sine  # noqa: E402
 from defaults import run  # noqa: E402  (the sibling scripts)
 from residuals import deepxde_installed, import_deepxde  # noqa: E402
 

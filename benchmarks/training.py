@@ -6,7 +6,7 @@
 pinnlab: ``equations/burgers.py`` with its defaults (width 20, depth 4, 4000 Sobol points,
 float32, the hard-constraint output transform), the model built once by ``build_model`` from the
 default run's settings (so the engine and any compilation are what ``pinnlab solve`` would use)
-and trained by ``pinnlab.training.Trainer``, the solver's own loop (Adam with its learning-rate
+and trained by ``pinnlab.training.trainer.Trainer``, the solver's own loop (Adam with its learning-rate
 schedule, then L-BFGS in chunks of ``log_every`` iterations with a strong-Wolfe line search).
 
 DeepXDE: its Burgers example set up to match: ``Interval(-1, 1) x TimeDomain(0, 0.99)``, the
@@ -46,10 +46,10 @@ from typing import Any
 import torch
 
 from pinnlab import Problem, Settings, load_problem
-from pinnlab.atomic import write_text
-from pinnlab.model import build_model
-from pinnlab.solve import resolve_settings
-from pinnlab.training import Trainer
+from pinnlab.runtime.atomic import write_text
+from pinnlab.model.field_model import build_model
+from pinnlab.solver.job import resolve_settings
+from pinnlab.training.trainer import Trainer
 from residuals import deepxde_installed, import_deepxde  # the sibling script (benchmarks/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent

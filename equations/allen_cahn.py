@@ -1,7 +1,7 @@
 """Allen-Cahn: u_t - d u_xx + 5 u^3 - 5 u = 0 on x in [-1, 1] (periodic), t in [0, 1], d = 1e-4.
 
 u(x, 0) = x^2 cos(pi x). The reference is computed by pinnlab's ETDRK4 spectral solver
-(``pinnlab/spectral.py``) and validated against Raissi's published solution. Thin interfaces
+(``pinnlab/problem/spectral.py``) and validated against Raissi's published solution. Thin interfaces
 form and move slowly, and the initial condition has a kink in u_x at x = +-1, so Adam training
 on the whole time interval settles on a wrong, smeared solution. A float64 quasi-Newton phase
 does not.
@@ -41,7 +41,7 @@ def residual(u, u_t, u_xx):
 
 conditions = {"initial": Initial(lambda x: x**2 * torch.cos(math.pi * x))}
 
-# Fourier-ETDRK4 (pinnlab/spectral.py; docs/references.md), output on Raissi's grid: 512 points
+# Fourier-ETDRK4 (pinnlab/problem/spectral.py; docs/references.md), output on Raissi's grid: 512 points
 # x = -1 + 2k/512 and 201 times. 8192 modes: the kink of u_x at x = +-1 makes the error fall
 # only like modes^-2 (512 modes, as in Raissi's data, are 1.2e-5 away).
 reference = Spectral(

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from pinnlab import Dirichlet, ExactOnGrid, Initial, Interval, TimeInterval
-from pinnlab.burgers_exact import burgers_sine
+from pinnlab.problem.burgers_exact import burgers_sine
 
 nu = 0.01 / math.pi
 
@@ -46,7 +46,7 @@ conditions = {
     "walls": Dirichlet(0.0, exact=True),
 }
 
-# Cole-Hopf by Gauss-Hermite quadrature (pinnlab/burgers_exact.py), on the 256 x 100 grid of
+# Cole-Hopf by Gauss-Hermite quadrature (pinnlab/problem/burgers_exact.py), on the 256 x 100 grid of
 # DeepXDE's / Raissi's data set, which it matches to 3e-12.
 reference = ExactOnGrid(
     lambda x, t: burgers_sine(x, t, nu), axes={"x": np.linspace(-1, 1, 256), "t": np.linspace(0, 0.99, 100)}

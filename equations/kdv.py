@@ -1,7 +1,7 @@
 """Korteweg-de Vries: u_t + u u_x + 0.0025 u_xxx = 0 on x in [-1, 1] (periodic), t in [0, 1].
 
 u(x, 0) = cos(pi x). The reference is computed by pinnlab's ETDRK4 spectral solver
-(``pinnlab/spectral.py``) and validated against Raissi's published solution (``KdV.mat``). The
+(``pinnlab/problem/spectral.py``) and validated against Raissi's published solution (``KdV.mat``). The
 dispersion sign is +0.0025, as in Raissi's code and data (the spectral residual of the data is
 small with + and large with -; Raissi's docs/index.md writes the discrete operator with -, which
 the data contradicts). The wave steepens until dispersion breaks it into a train of solitons
@@ -42,7 +42,7 @@ def residual(u, u_t, u_x, u_xxx):
 
 conditions = {"initial": Initial(lambda x: torch.cos(math.pi * x))}
 
-# Fourier-ETDRK4 (pinnlab/spectral.py; docs/references.md) on Raissi's grid: 512 points
+# Fourier-ETDRK4 (pinnlab/problem/spectral.py; docs/references.md) on Raissi's grid: 512 points
 # x = -1 + 2k/512 and 201 times; it matches raissi_KdV.mat to 7e-12.
 reference = Spectral(
     linear={"u_xxx": -dispersion}, nonlinear=lambda u, u_x: -u * u_x, initial=lambda x: np.cos(np.pi * x),

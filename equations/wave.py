@@ -8,7 +8,7 @@ This is the problem on which the neural-tangent-kernel analysis showed why PINNs
 residual's kernel block (second derivatives of a mode of frequency 4 pi, scaled by c^2 = 4) is
 orders of magnitude larger than the initial and boundary blocks, so with equal weights the
 residual wins and the initial data are hardly fitted. Hence the default ``balance=ntk``
-(pinnlab/loss_balancing.py): it weights the initial value and the walls about 1000x, the initial
+(pinnlab/training/loss_balancing.py): it weights the initial value and the walls about 1000x, the initial
 rate about 10x, during Adam; L-BFGS then trains on those weights.
 Measurements: docs/loss-balancing.md.
 """

@@ -1,22 +1,22 @@
 """pinnlab: physics-informed PDE solving and neural ODEs on PyTorch.
 
-Write a PDE as a plain Python module (see ``pinnlab.problem``) and solve it with
+Write a PDE as a plain Python module (see ``pinnlab.problem.equation_module``) and solve it with
 ``pinnlab solve path.py`` or, from Python, ``pinnlab.solve(pinnlab.load_problem(path), ...)``.
 """
 
 __version__ = "0.1.0"
 
-from .binding import EquationError
-from .conditions import Dirichlet, Initial, InitialRate, Neumann, Periodic, Robin
-from .geometry import (
+from pinnlab.problem.binding import EquationError
+from pinnlab.problem.conditions import Dirichlet, Initial, InitialRate, Neumann, Periodic, Robin
+from pinnlab.geometry import (
     Box, Disk, Geometry, Hyperbox, Interval, Polygon, Rectangle, SpaceTime, TimeInterval,
 )
-from .gauges import Mean, PinnedAt
-from .network import MLP
-from .problem import Problem, load_problem
-from .reference import Exact, ExactOnGrid, GridData, Spectral, TableData
-from .settings import Settings
-from .solve import SolveResult, resolve_settings, solve
+from pinnlab.problem.gauges import Mean, PinnedAt
+from pinnlab.model.network import MLP
+from pinnlab.problem.equation_module import Problem, load_problem
+from pinnlab.problem.reference import Exact, ExactOnGrid, GridData, Spectral, TableData
+from pinnlab.solver.settings import Settings
+from pinnlab.solver.job import SolveResult, resolve_settings, solve
 
 __all__ = [
     "Box", "Dirichlet", "Disk", "EquationError", "Exact", "ExactOnGrid", "Geometry", "GridData", "Hyperbox", "Initial",

@@ -1,4 +1,4 @@
-"""Test-wide setup: references that pinnlab computes (pinnlab.spectral) are cached in a folder of
+"""Test-wide setup: references that pinnlab computes (pinnlab.problem.spectral) are cached in a folder of
 the test run's own, never in the user's cache folder."""
 
 import pytest

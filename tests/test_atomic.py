@@ -1,4 +1,4 @@
-"""Tests for pinnlab.atomic: the target changes only when a write completes."""
+"""Tests for pinnlab.runtime.atomic: the target changes only when a write completes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pinnlab.atomic import (
+from pinnlab.runtime.atomic import (
     OutputDirectoryError,
     atomic_path,
     check_writable,

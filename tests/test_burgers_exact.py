@@ -1,4 +1,4 @@
-"""pinnlab.burgers_exact: the Cole-Hopf solution of Burgers with u(x, 0) = -sin(pi x), checked by
+"""pinnlab.problem.burgers_exact: the Cole-Hopf solution of Burgers with u(x, 0) = -sin(pi x), checked by
 its quadrature's convergence, an independent quadrature, a fine spectral solve of the PDE, and
 (with ../shared/reference) the DeepXDE / Raissi data; and equations/burgers.py's reference."""
 
@@ -10,9 +10,9 @@ import pytest
 from scipy.io import loadmat
 
 from pinnlab import EquationError, ExactOnGrid, Interval, TimeInterval, load_problem
-from pinnlab.burgers_exact import burgers_sine
-from pinnlab.conditions import Layout
-from pinnlab.spectral import PeriodicGrid, solve
+from pinnlab.problem.burgers_exact import burgers_sine
+from pinnlab.problem.conditions import Layout
+from pinnlab.problem.spectral import PeriodicGrid, solve
 
 NU = 0.01 / math.pi
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from pinnlab import Dirichlet, Exact, Interval, Problem, resolve_settings, solve
-from pinnlab.checkpoint import CheckpointError, CheckpointStore
-from pinnlab.cli import main
-from pinnlab.model import build_model
-from pinnlab.training import NonFiniteLossError, Trainer
+from pinnlab.training.checkpoint import CheckpointError, CheckpointStore
+from pinnlab.commands.main import main
+from pinnlab.model.field_model import build_model
+from pinnlab.training.trainer import NonFiniteLossError, Trainer
 
 QUICK = {"progress": False, "log_every": 10, "checkpoint_every": 20, "points": 200,
          "boundary_points": 8, "width": 12, "depth": 2, "grid": (33,)}

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from pinnlab import Hyperbox, Interval, Problem, TimeInterval
-from pinnlab.chunked_loss import CHUNK_BYTES, CHUNK_BYTES_CUDA, MIN_CHUNK_POINTS, chunk_count, derivative_streams
-from pinnlab.losses import Collocation, loss_terms, residual_derivatives, residual_terms, residual_values
-from pinnlab.model import build_model
-from pinnlab.solve import resolve_settings
-from pinnlab.training import train
+from pinnlab.derivatives.chunked_loss import CHUNK_BYTES, CHUNK_BYTES_CUDA, MIN_CHUNK_POINTS, chunk_count, derivative_streams
+from pinnlab.training.losses import Collocation, loss_terms, residual_derivatives, residual_terms, residual_values
+from pinnlab.model.field_model import build_model
+from pinnlab.solver.job import resolve_settings
+from pinnlab.training.trainer import train
 
 
 def burgers(u, u_t, u_x, u_xx):

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from pinnlab import Hyperbox, load_problem
-from pinnlab import compiling
-from pinnlab.compiling import AUTO_MIN_STEPS, should_compile
-from pinnlab.model import build_model
-from pinnlab.solve import resolve_settings
+from pinnlab.derivatives import compiling
+from pinnlab.derivatives.compiling import AUTO_MIN_STEPS, should_compile
+from pinnlab.model.field_model import build_model
+from pinnlab.solver.job import resolve_settings
 
 CPU = torch.device("cpu")
 
@@ -46,7 +46,7 @@ def test_hyperbox_names_its_coordinates_and_samples_inside():
     box = Hyperbox([0] * 10, [1] * 5 + [2] * 5)
     assert box.names == tuple(f"x{i}" for i in range(1, 11))
     lo, hi = box.bounds()
-    from pinnlab.sampling import make_sampler
+    from pinnlab.geometry.sampling import make_sampler
     points = box.sample_interior(500, make_sampler("sobol", seed=0))
     assert points.shape == (500, 10)
     assert (points >= lo).all() and (points <= hi).all()

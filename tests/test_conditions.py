@@ -9,8 +9,8 @@ from pinnlab import (
     Dirichlet, Disk, Initial, InitialRate, Interval, Neumann, Periodic, Problem, Rectangle, Robin,
     TimeInterval,
 )
-from pinnlab.losses import condition_residual
-from pinnlab.sampling import make_sampler
+from pinnlab.training.losses import condition_residual
+from pinnlab.geometry.sampling import make_sampler
 
 
 class Closed(torch.nn.Module):

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from pinnlab import load_problem, resolve_settings, solve
-from pinnlab.checkpoint import CheckpointStore
-from pinnlab.losses import residual_values, sample_interior
-from pinnlab.model import build_model
-from pinnlab.sampling import make_sampler
+from pinnlab.training.checkpoint import CheckpointStore
+from pinnlab.training.losses import residual_values, sample_interior
+from pinnlab.model.field_model import build_model
+from pinnlab.geometry.sampling import make_sampler
 from test_checkpoints import QUICK, Interrupt, poisson, run_until
 from test_second_order import pinn_losses
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from pinnlab import Interval, Problem, load_problem, resolve_settings, solve
-from pinnlab.checkpoint import CheckpointStore
-from pinnlab.curriculum import CausalWeights
-from pinnlab.model import build_model
-from pinnlab.training import Trainer
+from pinnlab.training.checkpoint import CheckpointStore
+from pinnlab.training.curriculum import CausalWeights
+from pinnlab.model.field_model import build_model
+from pinnlab.training.trainer import Trainer
 
 HEAT = load_problem("equations/heat.py")
 QUICK = {"progress": False, "log_every": 10, "points": 300, "boundary_points": 40, "width": 12,
@@ -76,7 +76,7 @@ def test_causal_training_resolves_early_times_first():
     run = trainer(settings)
     run.run()
     t = run.collocation.interior[:, 1]
-    from pinnlab.losses import residual_values
+    from pinnlab.training.losses import residual_values
     r = residual_values(HEAT, run.model, run.collocation.interior)["residual"].detach().square()
     early, late = r[t < 0.25].mean(), r[t > 0.75].mean()
     assert early < late  # with a steep causal weight, late times have barely been trained
@@ -111,8 +111,8 @@ def test_refinements_and_windows_reach_the_output_files(tmp_path):
     import h5py
     import matplotlib.image
 
-    from pinnlab.io import read_results
-    from pinnlab.plots import plot_collocation
+    from pinnlab.output.io import read_results
+    from pinnlab.output.plots import plot_collocation
 
     settings = resolve_settings(HEAT, {**QUICK, "steps": 60, "lbfgs_steps": 20, "curriculum": 2,
                                        "refine": "rad", "refine_every": 25, "refine_pool": 1000})
@@ -157,7 +157,7 @@ def test_every_redraw_is_recorded_with_its_residual(tmp_path):
     import vtk
     from vtk.util.numpy_support import vtk_to_numpy
 
-    from pinnlab.refinement import residual_norms
+    from pinnlab.training.refinement import residual_norms
 
     settings = resolve_settings(HEAT, {**QUICK, "log_every": 5, "steps": 60, "lbfgs_steps": 20,
                                        "curriculum": 2, "curriculum_every": 40, "resample_every": 15})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pinnlab.derivatives import (
+from pinnlab.derivatives.derivative import (
     Derivative, DerivativeNameError, closure, compute_derivatives, derivative_name, parse_derivative,
 )
 
@@ -98,9 +98,9 @@ def test_multi_letter_inputs_split_by_longest_match():
 GRADIENT_DIGEST = """
 import hashlib, torch
 from pinnlab import load_problem, resolve_settings
-from pinnlab.losses import loss_terms, sample_collocation
-from pinnlab.model import build_model
-from pinnlab.sampling import make_sampler
+from pinnlab.training.losses import loss_terms, sample_collocation
+from pinnlab.model.field_model import build_model
+from pinnlab.geometry.sampling import make_sampler
 problem = load_problem("equations/burgers.py")
 settings = resolve_settings(problem, {"dtype": "float64", "width": 16, "depth": 3, "points": 500, "compile": "off"})
 torch.manual_seed(0)

@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from pinnlab import distributed, load_problem, resolve_settings
-from pinnlab.checkpoint import CheckpointError
-from pinnlab.cli import main
-from pinnlab.losses import concat_collocations, rank_share, rank_share_seed, sample_collocation
-from pinnlab.model import build_model
-from pinnlab.sampling import make_sampler
-from pinnlab.training import Trainer, own_part
+from pinnlab.runtime import distributed
+from pinnlab import load_problem, resolve_settings
+from pinnlab.training.checkpoint import CheckpointError
+from pinnlab.commands.main import main
+from pinnlab.training.losses import concat_collocations, rank_share, rank_share_seed, sample_collocation
+from pinnlab.model.field_model import build_model
+from pinnlab.geometry.sampling import make_sampler
+from pinnlab.training.trainer import Trainer, own_part
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN_ENV = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
@@ -69,8 +70,9 @@ AUDITED_LAUNCHER = textwrap.dedent("""
 # RAR refinements); resume that from its last checkpoint (step 60); print whether the runs agree.
 RESUME_SCRIPT = textwrap.dedent("""
     import math, sys, torch, torch.distributed as dist
-    from pinnlab import Dirichlet, Interval, Problem, distributed, resolve_settings
-    from pinnlab.checkpoint import CheckpointStore
+    from pinnlab import Dirichlet, Interval, Problem, resolve_settings
+    from pinnlab.runtime import distributed
+    from pinnlab.training.checkpoint import CheckpointStore
     sys.path.insert(0, sys.argv[2])  # the tests folder
     from test_checkpoints import Interrupt, run_until
 

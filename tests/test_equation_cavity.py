@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 from pinnlab import resolve_settings
-from pinnlab.model import build_model
-from pinnlab.problem import from_module, import_module_file
-from pinnlab.solve import evaluation_grid, predict_on_grid, relative_l2
-from pinnlab.training import train
+from pinnlab.model.field_model import build_model
+from pinnlab.problem.equation_module import from_module, import_module_file
+from pinnlab.solver.job import evaluation_grid, predict_on_grid, relative_l2
+from pinnlab.training.trainer import train
 
 MODULE = import_module_file(Path("equations/lid_cavity.py"))
 CAVITY = from_module(MODULE, Path("equations/lid_cavity.py"))  # the problem of that same module
@@ -59,7 +59,7 @@ def test_reference_satisfies_the_residuals_and_a_flipped_convection_does_not():
 
 
 def test_hard_constraint_gives_the_wall_values_for_any_network():
-    from pinnlab.derivatives import Derivative
+    from pinnlab.derivatives.derivative import Derivative
 
     s = torch.linspace(0, 1, 11, dtype=torch.float64)
     walls = torch.cat([torch.stack([s, torch.zeros_like(s)], 1), torch.stack([s, torch.ones_like(s)], 1),

@@ -6,10 +6,10 @@ import numpy as np
 import torch
 
 from pinnlab import load_problem, resolve_settings
-from pinnlab.derivatives import Derivative
-from pinnlab.model import build_model
-from pinnlab.solve import evaluation_grid, predict_at_reference_points, scattered_relative_l2
-from pinnlab.training import train
+from pinnlab.derivatives.derivative import Derivative
+from pinnlab.model.field_model import build_model
+from pinnlab.solver.job import evaluation_grid, predict_at_reference_points, scattered_relative_l2
+from pinnlab.training.trainer import train
 
 HOLES = load_problem("equations/laplace_holes.py")
 

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from pinnlab import Interval, TimeInterval, load_problem, resolve_settings
-from pinnlab.model import build_model
-from pinnlab.solve import evaluation_grid, predict_on_grid, relative_l2
-from pinnlab.training import Trainer
+from pinnlab.model.field_model import build_model
+from pinnlab.solver.job import evaluation_grid, predict_on_grid, relative_l2
+from pinnlab.training.trainer import Trainer
 
 KDV = load_problem("equations/kdv.py")
 

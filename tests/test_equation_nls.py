@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from pinnlab import Interval, load_problem, resolve_settings
-from pinnlab.solve import evaluation_grid, relative_l2
+from pinnlab.solver.job import evaluation_grid, relative_l2
 from test_equation_kdv import solve_first_tenth  # the same short solve on t in [0, 0.1]
 
 NLS = load_problem("equations/nls.py")

@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 
 from pinnlab import resolve_settings
-from pinnlab.model import build_model
-from pinnlab.problem import from_module, import_module_file
-from pinnlab.training import train
+from pinnlab.model.field_model import build_model
+from pinnlab.problem.equation_module import from_module, import_module_file
+from pinnlab.training.trainer import train
 
 WAVE_MODULE = import_module_file(Path("equations/wave.py"))
 WAVE = from_module(WAVE_MODULE, Path("equations/wave.py"))  # the problem of that same module

@@ -13,11 +13,11 @@ from pinnlab import (
     TimeInterval,
     resolve_settings,
 )
-from pinnlab.derivatives import parse_derivative
-from pinnlab.evaluation import condition_residual_values, evaluate, evaluate_in_chunks
-from pinnlab.losses import residual_values, sample_collocation
-from pinnlab.model import build_model
-from pinnlab.sampling import make_sampler
+from pinnlab.derivatives.derivative import parse_derivative
+from pinnlab.output.evaluation import condition_residual_values, evaluate, evaluate_in_chunks
+from pinnlab.training.losses import residual_values, sample_collocation
+from pinnlab.model.field_model import build_model
+from pinnlab.geometry.sampling import make_sampler
 
 
 def _problem() -> Problem:

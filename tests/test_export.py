@@ -16,9 +16,9 @@ import vtk
 from vtk.util.numpy_support import vtk_to_numpy
 
 from pinnlab import load_problem, resolve_settings, solve
-from pinnlab.cli import main
-from pinnlab.export import export, load_run
-from pinnlab.losses import residual_values
+from pinnlab.commands.main import main
+from pinnlab.output.export import export, load_run
+from pinnlab.training.losses import residual_values
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = {"progress": False, "steps": 20, "lbfgs_steps": 0, "points": 200, "boundary_points": 20,
@@ -234,7 +234,7 @@ def test_equation_module_missing_or_unrecorded(tmp_path: Path, capsys) -> None:
 
 MEMORY_PROBE = '''
 import json, resource, sys, tracemalloc
-from pinnlab.export import export
+from pinnlab.output.export import export
 run, out = sys.argv[1], sys.argv[2]
 fields = "u,u_xx,residual"
 export(run, "1000x100", fields=fields, out=out, show_progress=False, chunk=8192)   # 1e5 points

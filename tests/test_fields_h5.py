@@ -1,4 +1,4 @@
-"""Tests for pinnlab.fields_h5, checked against the file as plain h5py sees it."""
+"""Tests for pinnlab.output.fields_h5, checked against the file as plain h5py sees it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pinnlab.fields_h5 import FieldsFile, read_fields, write_fields
+from pinnlab.output.fields_h5 import FieldsFile, read_fields, write_fields
 
 
 def _problem(nx: int = 120, nt: int = 100) -> dict:

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from pinnlab import Problem, Rectangle
-from pinnlab.derivatives import Derivative, compute_derivatives
-from pinnlab.model import FieldModel, field_derivatives
-from pinnlab.network import MLP
+from pinnlab.derivatives.derivative import Derivative, compute_derivatives
+from pinnlab.model.field_model import FieldModel, field_derivatives
+from pinnlab.model.network import MLP
 from test_jets import assert_like_autograd
 
 REQUESTS = [(), (0,), (1,), (0, 1), (1, 1), (0, 0, 1), (0, 0, 0, 0), (0, 1, 1, 1)]

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-import pinnlab.export
+import pinnlab.output.export
 from pinnlab import EquationError, load_problem, resolve_settings, solve
-from pinnlab.cli import main
-from pinnlab.export import export
+from pinnlab.commands.main import main
+from pinnlab.output.export import export
 
 REPO = Path(__file__).resolve().parents[1]
 OFFSET = 3.7
@@ -256,13 +256,13 @@ def two_threads():
 def test_export_runs_on_the_threads_it_is_given(tmp_path: Path, monkeypatch, two_threads) -> None:
     run(module(tmp_path, 'gauges = {"p": Mean()}'), tmp_path / "run")
     seen: list[int] = []
-    original = pinnlab.export.evaluate
+    original = pinnlab.output.export.evaluate
 
     def observed(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(pinnlab.export, "evaluate", observed)
+    monkeypatch.setattr(pinnlab.output.export, "evaluate", observed)
     assert main(["export", str(tmp_path / "run"), "--quiet", "--out", str(tmp_path / "a.h5")]) == 0
     assert seen and set(seen) == {2}  # the solve's threads=0: torch's own count
     seen.clear()

@@ -26,7 +26,7 @@ from pinnlab.geometry import (
     TimeInterval,
     Union,
 )
-from pinnlab.sampling import GridSampler, LatinHypercubeSampler, SobolSampler, UniformSampler
+from pinnlab.geometry.sampling import GridSampler, LatinHypercubeSampler, SobolSampler, UniformSampler
 
 PI = math.pi
 

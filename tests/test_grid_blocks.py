@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pinnlab.grid_blocks import block_chunks, block_points, grid_blocks
+from pinnlab.output.grid_blocks import block_chunks, block_points, grid_blocks
 
 
 @pytest.mark.parametrize("shape, max_points", [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pinnlab.growth import Doerfler, DWRRefinement, grow, load_dataset
-from pinnlab.problem import import_module_file
+from pinnlab.problem.equation_module import import_module_file
 
 BENCHMARK = import_module_file(Path(__file__).resolve().parent.parent / "benchmarks" / "growth.py")
 

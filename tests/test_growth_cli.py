@@ -10,7 +10,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from pinnlab.cli import main
+from pinnlab.commands.main import main
 
 FAST = ["--width", "3", "--cycles", "3", "--steps", "15", "--budget-layers", "4", "--quiet"]
 

@@ -1,4 +1,4 @@
-"""pinnlab.io reads what solve and export wrote, as numpy and as xarray."""
+"""pinnlab.output.io reads what solve and export wrote, as numpy and as xarray."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import xarray
 
 import pinnlab
 from pinnlab import load_problem, resolve_settings, solve
-from pinnlab.export import export
-from pinnlab.io import Results, read_metrics, read_results
+from pinnlab.output.export import export
+from pinnlab.output.io import Results, read_metrics, read_results
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from pinnlab import Hyperbox, Problem, Rectangle
-from pinnlab.derivatives import Derivative, closure, compute_derivatives, derivative_name, parse_derivative
-from pinnlab.jets import chain_rule_plan, set_partitions, sub_multi_indices, supports_jets
-from pinnlab.model import FieldModel, field_derivatives
-from pinnlab.network import MLP
+from pinnlab.derivatives.derivative import Derivative, closure, compute_derivatives, derivative_name, parse_derivative
+from pinnlab.derivatives.jets import chain_rule_plan, set_partitions, sub_multi_indices, supports_jets
+from pinnlab.model.field_model import FieldModel, field_derivatives
+from pinnlab.model.network import MLP
 
 REQUESTS = [(0,), (1,), (0, 0), (0, 1), (1, 1), (0, 0, 0), (0, 0, 1), (0, 1, 1), (0, 0, 0, 0),
             (0, 0, 1, 1), (1, 1, 1, 1), (0, 1, 1, 1)]

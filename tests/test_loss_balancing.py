@@ -1,4 +1,4 @@
-"""Loss balancing (pinnlab/loss_balancing.py): the update rule, the gradient norms and kernel
+"""Loss balancing (pinnlab/training/loss_balancing.py): the update rule, the gradient norms and kernel
 traces it is built on (against plain autograd), and its effect on an unbalanced Poisson problem."""
 
 import math
@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from pinnlab import Dirichlet, Exact, Interval, Problem, load_problem, resolve_settings
-from pinnlab.loss_balancing import balanced, gradient_norms, kernel_traces
-from pinnlab.losses import loss_terms, residual_values, sample_collocation
-from pinnlab.model import build_model
-from pinnlab.sampling import make_sampler
-from pinnlab.training import Trainer, train
+from pinnlab.training.loss_balancing import balanced, gradient_norms, kernel_traces
+from pinnlab.training.losses import loss_terms, residual_values, sample_collocation
+from pinnlab.model.field_model import build_model
+from pinnlab.geometry.sampling import make_sampler
+from pinnlab.training.trainer import Trainer, train
 
 
 def poisson1d() -> Problem:

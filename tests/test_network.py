@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from pinnlab import Interval, Problem, TimeInterval, resolve_settings
-from pinnlab.derivatives import Derivative, compute_derivatives
-from pinnlab.model import build_model
-from pinnlab.network import MLP
+from pinnlab.derivatives.derivative import Derivative, compute_derivatives
+from pinnlab.model.field_model import build_model
+from pinnlab.model.network import MLP
 
 
 def test_periodic_input_makes_values_and_derivatives_match_across_the_box():

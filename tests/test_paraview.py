@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from pinnlab import Dirichlet, Disk, Exact, Initial, Interval, Problem, TimeInterval, resolve_settings, solve
-from pinnlab.fields_h5 import write_fields
-from pinnlab.xdmf import write_xdmf
+from pinnlab.output.fields_h5 import write_fields
+from pinnlab.output.xdmf import write_xdmf
 
 PVPYTHON = shutil.which("pvpython")
 pytestmark = pytest.mark.skipif(PVPYTHON is None, reason="pvpython not installed (apt-get install paraview)")

@@ -1,4 +1,4 @@
-"""Tests for pinnlab.plots: each call writes a real, non-blank PNG, and the figures behind them
+"""Tests for pinnlab.output.plots: each call writes a real, non-blank PNG, and the figures behind them
 have the colour maps, limits, labels, legends and slices they promise (read back from the
 matplotlib objects)."""
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from matplotlib.collections import PathCollection, QuadMesh
 
-from pinnlab.plots import (collocation_figure, fields_figure, loss_figure, plot_collocation, plot_fields,
+from pinnlab.output.plots import (collocation_figure, fields_figure, loss_figure, plot_collocation, plot_fields,
                            plot_loss_history)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from pinnlab import EquationError, load_problem
-from pinnlab.cli import main
-from pinnlab.derivatives import Derivative
+from pinnlab.commands.main import main
+from pinnlab.derivatives.derivative import Derivative
 
 GOOD = """
 import torch

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pinnlab import EquationError, GridData, Interval, TimeInterval, load_problem
-from pinnlab.conditions import Layout
+from pinnlab.problem.conditions import Layout
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 LAYOUT = Layout(Interval(0, 1) * TimeInterval(0, 2), ("x", "t"), ("u",), {})
@@ -41,6 +41,6 @@ def test_burgers_reference_matches_its_initial_and_boundary_values():
     # the hard constraint reproduces the same initial and boundary values for any network output
     transform = problem.output_transform
     points = torch.tensor(np.stack([x, np.zeros_like(x)], 1))
-    from pinnlab.derivatives import Derivative
+    from pinnlab.derivatives.derivative import Derivative
     value = transform(points, {Derivative("u", ()): torch.randn(len(x), dtype=torch.float64)})
     np.testing.assert_allclose(value.numpy(), u[:, 0], atol=1e-12)

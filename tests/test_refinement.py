@@ -7,10 +7,10 @@ import torch
 from scipy import stats
 
 from pinnlab import Interval, Problem, Rectangle, resolve_settings
-from pinnlab.cli import main
-from pinnlab.losses import Collocation
-from pinnlab.refinement import refine
-from pinnlab.sampling import make_sampler
+from pinnlab.commands.main import main
+from pinnlab.training.losses import Collocation
+from pinnlab.training.refinement import refine
+from pinnlab.geometry.sampling import make_sampler
 
 
 class Zero(torch.nn.Module):

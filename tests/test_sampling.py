@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from scipy.stats import qmc
 
-from pinnlab.sampling import (
+from pinnlab.geometry.sampling import (
     SAMPLERS,
     GridSampler,
     LatinHypercubeSampler,

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from pinnlab import Dirichlet, Problem, Rectangle
-from pinnlab.gauss_newton import LevenbergMarquardt
-from pinnlab.losses import loss_terms, sample_collocation, term_weights
-from pinnlab.model import build_model
-from pinnlab.quasi_newton import UPDATES, DenseQuasiNewton
-from pinnlab.residual_vector import residual_jacobian, residual_vector
-from pinnlab.sampling import make_sampler
-from pinnlab.solve import resolve_settings
+from pinnlab.training.gauss_newton import LevenbergMarquardt
+from pinnlab.training.losses import loss_terms, sample_collocation, term_weights
+from pinnlab.model.field_model import build_model
+from pinnlab.training.quasi_newton import UPDATES, DenseQuasiNewton
+from pinnlab.training.residual_vector import residual_jacobian, residual_vector
+from pinnlab.geometry.sampling import make_sampler
+from pinnlab.solver.job import resolve_settings
 
 F64 = torch.float64
 

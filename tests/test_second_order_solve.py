@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from pinnlab import load_problem, resolve_settings
-from pinnlab.model import build_model
-from pinnlab.solve import relative_error as relative_l2
-from pinnlab.training import Trainer, train
+from pinnlab.model.field_model import build_model
+from pinnlab.solver.job import relative_error as relative_l2
+from pinnlab.training.trainer import Trainer, train
 
 HELMHOLTZ = load_problem("equations/helmholtz.py")
 BURGERS_DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "deepxde_Burgers.npz"

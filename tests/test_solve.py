@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pinnlab import Dirichlet, Exact, Interval, Problem, load_problem, resolve_settings, solve
-from pinnlab.cli import main
+from pinnlab.commands.main import main
 
 QUICK = {"progress": False, "log_every": 25}
 
@@ -87,8 +87,8 @@ def test_unwritable_output_fails_before_training(tmp_path, capsys):
 
 
 def test_fields_h5_holds_residuals_and_collocation_points(tmp_path):
-    from pinnlab.losses import residual_values
-    from pinnlab.solve import collocation_clouds
+    from pinnlab.training.losses import residual_values
+    from pinnlab.solver.job import collocation_clouds
 
     problem = load_problem("equations/heat.py")
     settings = resolve_settings(problem, {**QUICK, "steps": 30, "lbfgs_steps": 0, "points": 120,
@@ -157,7 +157,7 @@ def test_cli_summary_lists_every_file_of_a_three_input_run(tmp_path, capsys):
 def test_solve_draws_exact_conditions_as_imposed_in_the_loss_figure(tmp_path, monkeypatch):
     import importlib
 
-    solve_module = importlib.import_module("pinnlab.solve")  # pinnlab.solve is also the function
+    solve_module = importlib.import_module("pinnlab.solver.job")  # pinnlab.solver.job is also the function
     seen = {}
     original = solve_module.plot_loss_history
 

@@ -1,4 +1,4 @@
-"""pinnlab.spectral and the Spectral reference: fourth order in time on closed-form solutions,
+"""pinnlab.problem.spectral and the Spectral reference: fourth order in time on closed-form solutions,
 the phi-functions for small |hL|, the checks at load, the cache, and (with ../shared/reference)
 Raissi's Allen-Cahn, KdV and NLS data."""
 
@@ -10,9 +10,9 @@ import pytest
 from scipy.io import loadmat
 
 from pinnlab import EquationError, Interval, Rectangle, Spectral, TimeInterval, load_problem
-from pinnlab import spectral
-from pinnlab.conditions import Layout
-from pinnlab.spectral import PeriodicGrid, phi_coefficients, solve
+from pinnlab.problem import spectral
+from pinnlab.problem.conditions import Layout
+from pinnlab.problem.spectral import PeriodicGrid, phi_coefficients, solve
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/reference (Raissi's data)")

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from pinnlab import EquationError, Rectangle, TableData
-from pinnlab.conditions import Layout
-from pinnlab.solve import predict_at_reference_points, reference_cloud, scattered_relative_l2
+from pinnlab.problem.conditions import Layout
+from pinnlab.solver.job import predict_at_reference_points, reference_cloud, scattered_relative_l2
 
 LAYOUT = Layout(Rectangle((0, 0), (1, 2)), ("x", "y"), ("u", "v"), {})
 HEADER = "% Model: test.mph\n% Nodes: 6\n% x                       y                        u (1)                    v (1)\n"

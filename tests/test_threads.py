@@ -6,9 +6,9 @@ import torch
 from threadpoolctl import threadpool_info
 
 from pinnlab import Dirichlet, Interval, Problem, resolve_settings, solve
-from pinnlab.model import build_model
-from pinnlab.threads import thread_limit
-from pinnlab.training import train
+from pinnlab.model.field_model import build_model
+from pinnlab.runtime.threads import thread_limit
+from pinnlab.training.trainer import train
 
 
 def blas_threads() -> list[int]:

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from pinnlab import Dirichlet, Initial, InitialRate, Interval, Problem, TimeInterval, load_problem, resolve_settings, solve
-from pinnlab.checkpoint import CheckpointStore
-from pinnlab.export import export, load_run
-from pinnlab.losses import residual_values, sample_collocation
-from pinnlab.model import build_model
-from pinnlab.sampling import make_sampler
-from pinnlab.time_marching import TimeMarchedModel, hand_over, marching_weights
-from pinnlab.training import Trainer
+from pinnlab.training.checkpoint import CheckpointStore
+from pinnlab.output.export import export, load_run
+from pinnlab.training.losses import residual_values, sample_collocation
+from pinnlab.model.field_model import build_model
+from pinnlab.geometry.sampling import make_sampler
+from pinnlab.training.time_marching import TimeMarchedModel, hand_over, marching_weights
+from pinnlab.training.trainer import Trainer
 
 HEAT = load_problem("equations/heat.py")
 QUICK = {"progress": False, "log_every": 10, "points": 300, "boundary_points": 40, "width": 12,
@@ -281,7 +281,7 @@ def test_marching_needs_time_and_a_known_mode():
 
 
 def test_allen_cahn_marches_through_its_windows_at_a_small_budget():
-    from pinnlab.solve import evaluation_grid
+    from pinnlab.solver.job import evaluation_grid
 
     problem = load_problem("equations/allen_cahn.py")
     settings = resolve_settings(problem, {"progress": False, "steps": 20, "second_order_steps": 50, "points": 200,

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from pinnlab import load_problem, resolve_settings
-from pinnlab import training
-from pinnlab.curriculum import CausalWeights
-from pinnlab.model import build_model
-from pinnlab.training import Trainer
+from pinnlab.training import trainer as training
+from pinnlab.training.curriculum import CausalWeights
+from pinnlab.model.field_model import build_model
+from pinnlab.training.trainer import Trainer
 
 HEAT = load_problem("equations/heat.py")
 QUICK = {"progress": False, "points": 200, "boundary_points": 30, "width": 10, "depth": 2, "steps": 20}

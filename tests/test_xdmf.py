@@ -12,8 +12,8 @@ import pytest
 import vtk
 from vtk.util.numpy_support import vtk_to_numpy
 
-from pinnlab.fields_h5 import write_fields
-from pinnlab.xdmf import XDMF3_ONLY, write_xdmf
+from pinnlab.output.fields_h5 import write_fields
+from pinnlab.output.xdmf import XDMF3_ONLY, write_xdmf
 
 
 def _fields(path: Path, axes: dict[str, np.ndarray], dtype=np.float64, clouds: dict | None = None) -> dict:

@@ -2,7 +2,7 @@
 
 Primitives (`Interval`, `Rectangle`, `Box`, `Disk`, `Polygon`) combine with `|`, `-`, `&` into CSG
 domains (`Union`, `Difference`, `Intersection`) and with `* TimeInterval(t0, t1)` into `SpaceTime`.
-All sampling goes through a `pinnlab.sampling.Sampler`, so the point distribution is chosen by the
+All sampling goes through a `pinnlab.geometry.sampling.Sampler`, so the point distribution is chosen by the
 caller and reproducible from its seed.
 """
 

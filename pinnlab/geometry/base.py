@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pinnlab.geometry.rejection import fill_by_rejection
-from pinnlab.sampling import Sampler
+from pinnlab.geometry.sampling import Sampler
 
 if TYPE_CHECKING:
     from pinnlab.geometry.boxes import TimeInterval

@@ -34,7 +34,7 @@ import numpy as np
 
 from pinnlab.geometry.base import WHOLE_BOUNDARY, Geometry, check_n
 from pinnlab.geometry.rejection import MAX_ROUNDS, batch_size
-from pinnlab.sampling import Sampler, SobolSampler
+from pinnlab.geometry.sampling import Sampler, SobolSampler
 
 MEASURE_POINTS = 2**16
 """Sobol' points used to estimate a CSG volume."""

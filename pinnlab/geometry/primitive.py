@@ -12,7 +12,7 @@ from abc import abstractmethod
 import numpy as np
 
 from pinnlab.geometry.base import WHOLE_BOUNDARY, Geometry, check_n
-from pinnlab.sampling import Sampler
+from pinnlab.geometry.sampling import Sampler
 
 
 class Primitive(Geometry):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pinnlab.sampling import Sampler
+from pinnlab.geometry.sampling import Sampler
 
 MAX_ROUNDS = 64
 """Batches to try before concluding that the domain is (numerically) empty."""

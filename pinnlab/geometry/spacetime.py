@@ -10,7 +10,7 @@ from pinnlab.geometry.base import WHOLE_BOUNDARY, Geometry, check_n
 from pinnlab.geometry.boxes import TimeInterval
 from pinnlab.geometry.primitive import Primitive
 from pinnlab.geometry.rejection import fill_by_rejection
-from pinnlab.sampling import Sampler
+from pinnlab.geometry.sampling import Sampler
 
 INITIAL = "initial"
 FINAL = "final"

@@ -7,11 +7,11 @@ mesh (:mod:`.ode_net`); the objective is a data loss plus Tikhonov terms on ``th
 :func:`run_growth` does that with the baselines and writes the results (:mod:`.api`).
 """
 
-from .api import BASELINES, GrowthResult, run_growth
-from .continuous import ContinuousResult, ContinuousSettings, ODENet, train_ode_net
-from .datasets import DATASETS, Dataset, load_dataset, sample
-from .estimator import Estimate, adjoint_states, estimate, local_residuals
-from .loop import (
+from pinnlab.growth.api import BASELINES, GrowthResult, run_growth
+from pinnlab.growth.continuous import ContinuousResult, ContinuousSettings, ODENet, train_ode_net
+from pinnlab.growth.datasets import DATASETS, Dataset, load_dataset, sample
+from pinnlab.growth.estimator import Estimate, adjoint_states, estimate, local_residuals
+from pinnlab.growth.loop import (
     Cycle,
     DWRRefinement,
     FixedDepth,
@@ -23,10 +23,10 @@ from .loop import (
     fixed_depth_sweep,
     grow,
 )
-from .marking import Doerfler, Marking, MaximumMarking
-from .objective import Objective, accuracy
-from .ode_net import ACTIVATIONS, EulerNet
-from .optimizers import Adam, Optimizer, SteepestDescent, TrainLog, train
+from pinnlab.growth.marking import Doerfler, Marking, MaximumMarking
+from pinnlab.growth.objective import Objective, accuracy
+from pinnlab.growth.ode_net import ACTIVATIONS, EulerNet
+from pinnlab.growth.optimizers import Adam, Optimizer, SteepestDescent, TrainLog, train
 
 __all__ = [
     "ACTIVATIONS", "Adam", "BASELINES", "ContinuousResult", "ContinuousSettings", "Cycle", "DATASETS",

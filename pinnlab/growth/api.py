@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pinnlab.atomic import check_writable, write_json
+from pinnlab.runtime.atomic import check_writable, write_json
 
-from .continuous import ContinuousResult, ContinuousSettings, train_ode_net
-from .datasets import Dataset, load_dataset
-from .loop import Cycle, DWRRefinement, GrowthRun, GrowthSettings, Strategy, UniformRefinement, fixed_depth_sweep, grow
-from .output import plot_accuracy, plot_decision_boundary, plot_indicators, write_h5
+from pinnlab.growth.continuous import ContinuousResult, ContinuousSettings, train_ode_net
+from pinnlab.growth.datasets import Dataset, load_dataset
+from pinnlab.growth.loop import Cycle, DWRRefinement, GrowthRun, GrowthSettings, Strategy, UniformRefinement, fixed_depth_sweep, grow
+from pinnlab.growth.output import plot_accuracy, plot_decision_boundary, plot_indicators, write_h5
 
 __all__ = ["BASELINES", "GrowthResult", "run_growth", "settings_dict"]
 

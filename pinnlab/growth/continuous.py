@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.nn.functional import cross_entropy
 from torchdiffeq import odeint, odeint_adjoint
 
-from .datasets import Dataset
+from pinnlab.growth.datasets import Dataset
 
 __all__ = ["ContinuousResult", "ContinuousSettings", "ODENet", "train_ode_net"]
 

@@ -54,8 +54,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .objective import Objective
-from .ode_net import EulerNet
+from pinnlab.growth.objective import Objective
+from pinnlab.growth.ode_net import EulerNet
 
 __all__ = ["Estimate", "adjoint_states", "estimate", "local_residuals"]
 

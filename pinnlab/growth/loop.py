@@ -29,14 +29,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from pinnlab.progress import progress
+from pinnlab.runtime.progress import progress
 
-from .datasets import Dataset
-from .estimator import Estimate, estimate
-from .marking import Doerfler, Marking
-from .objective import Objective, accuracy
-from .ode_net import EulerNet
-from .optimizers import Adam, Optimizer, train
+from pinnlab.growth.datasets import Dataset
+from pinnlab.growth.estimator import Estimate, estimate
+from pinnlab.growth.marking import Doerfler, Marking
+from pinnlab.growth.objective import Objective, accuracy
+from pinnlab.growth.ode_net import EulerNet
+from pinnlab.growth.optimizers import Adam, Optimizer, train
 
 __all__ = [
     "Cycle",

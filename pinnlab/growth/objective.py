@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import cross_entropy
 
-from .ode_net import EulerNet
+from pinnlab.growth.ode_net import EulerNet
 
 __all__ = ["Objective"]
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .objective import Objective
-from .ode_net import EulerNet
+from pinnlab.growth.objective import Objective
+from pinnlab.growth.ode_net import EulerNet
 
 __all__ = ["Adam", "Optimizer", "SteepestDescent", "TrainLog", "train"]
 

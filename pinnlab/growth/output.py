@@ -29,10 +29,10 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from pinnlab.atomic import atomic_path, jsonable
+from pinnlab.runtime.atomic import atomic_path, jsonable
 
-from .datasets import Dataset
-from .loop import Cycle, GrowthRun
+from pinnlab.growth.datasets import Dataset
+from pinnlab.growth.loop import Cycle, GrowthRun
 
 __all__ = ["FORMAT", "plot_accuracy", "plot_decision_boundary", "plot_indicators", "write_h5"]
 

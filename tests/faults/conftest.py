@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pinnlab.cli import main
+from pinnlab.commands.main import main
 
 # -u'' = pi^2 sin(pi x) on (0, 1), u = 0 at both ends: u = sin(pi x)
 EQUATION = '''

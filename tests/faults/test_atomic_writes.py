@@ -1,4 +1,4 @@
-"""The write primitives the fault cases rest on (pinnlab.atomic, the HDF5 write guard)."""
+"""The write primitives the fault cases rest on (pinnlab.runtime.atomic, the HDF5 write guard)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import h5py
 import numpy as np
 import pytest
 
-from pinnlab.atomic import (OutputDirectoryError, atomic_path, check_free_space, disk_full_error,
+from pinnlab.runtime.atomic import (OutputDirectoryError, atomic_path, check_free_space, disk_full_error,
                             remove_stale_temporaries)
-from pinnlab.fields_h5 import open_for_writing
+from pinnlab.output.fields_h5 import open_for_writing
 
 
 def dead_pid() -> int:
@@ -72,7 +72,7 @@ def test_disk_full_message_names_device_file_and_note(tmp_path):
 
 
 def test_the_hdf5_guard_keeps_the_first_write_error_and_closes_cleanly(tmp_path, monkeypatch):
-    import pinnlab.fields_h5 as fields_h5
+    import pinnlab.output.fields_h5 as fields_h5
 
     class Full(__import__("io").FileIO):
         def write(self, data):

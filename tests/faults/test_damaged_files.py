@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pinnlab.checkpoint import CheckpointError, CheckpointStore
-from pinnlab.training import Trainer
+from pinnlab.training.checkpoint import CheckpointError, CheckpointStore
+from pinnlab.training.trainer import Trainer
 
 from .conftest import file_bytes, one_error_line, run_cli, solve_args
 

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import pinnlab.checkpoint
-import pinnlab.fields_h5
-from pinnlab.checkpoint import CheckpointStore
-from pinnlab.io import read_metrics, read_results
-from pinnlab.model import build_model
-from pinnlab.problem import load_problem
-from pinnlab.solve import estimate_output_bytes, evaluation_grid, resolve_settings
+import pinnlab.training.checkpoint
+import pinnlab.output.fields_h5
+from pinnlab.training.checkpoint import CheckpointStore
+from pinnlab.output.io import read_metrics, read_results
+from pinnlab.model.field_model import build_model
+from pinnlab.problem.equation_module import load_problem
+from pinnlab.solver.job import estimate_output_bytes, evaluation_grid, resolve_settings
 
 from .conftest import child_command, child_env, file_bytes, one_error_line, run_cli, solve_args, temporaries
 
@@ -92,7 +92,7 @@ def test_full_disk_while_fields_h5_is_written_over_an_older_run(tmp_path, equati
     assert run_cli(*solve_args(equation, out, "--steps", "100", "--lbfgs-steps", "0"))[0] == 0
     older = file_bytes(out)
     with monkeypatch.context() as patch:
-        fill_at(pinnlab.fields_h5, patch, room=4096)
+        fill_at(pinnlab.output.fields_h5, patch, room=4096)
         status, err = run_cli(*solve_args(equation, out, *BUDGET))
     line = one_error_line(err)
     last = out / "checkpoints" / "last.pt"
@@ -116,7 +116,7 @@ def test_full_disk_while_a_checkpoint_is_written_then_resumed_bit_identical(tmp_
     assert run_cli(*solve_args(equation, tmp_path / "whole", *BUDGET))[0] == 0
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        fill_at(pinnlab.checkpoint, patch, room=1000, after_calls=2)  # last.pt and best.pt at step 100
+        fill_at(pinnlab.training.checkpoint, patch, room=1000, after_calls=2)  # last.pt and best.pt at step 100
         status, err = run_cli(*solve_args(equation, out, *BUDGET))
     line = one_error_line(err)
     last = out / "checkpoints" / "last.pt"
@@ -135,7 +135,7 @@ def test_full_disk_during_an_export(tmp_path, equation, monkeypatch):
     assert run_cli(*solve_args(equation, run, "--steps", "50", "--lbfgs-steps", "0"))[0] == 0
     before = file_bytes(run)
     with monkeypatch.context() as patch:
-        fill_at(pinnlab.fields_h5, patch, room=20_000)
+        fill_at(pinnlab.output.fields_h5, patch, room=20_000)
         status, err = run_cli("export", run, "--grid", "100000", "--chunk", "1000", "--quiet")
     line = one_error_line(err)
     assert status == 2 and f"while writing {run / 'export.h5'}" in line
@@ -179,7 +179,7 @@ FILL = (
 
 
 def child_filling_at(patch: str, ballast: Path, args: list[str]) -> subprocess.CompletedProcess:
-    script = FILL + patch + "from pinnlab.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    script = FILL + patch + "from pinnlab.commands.main import main\nsys.exit(main(sys.argv[1:]))\n"
     return subprocess.run([sys.executable, "-c", script, str(ballast), *args], capture_output=True, text=True,
                           env=child_env(), timeout=300)
 
@@ -193,8 +193,8 @@ def shrink(ballast: Path, free: int) -> None:
 
 def test_real_full_disk_while_fields_h5_is_written(small_disk, equation):
     out, ballast = small_disk / "run", small_disk / "ballast"
-    patch = ("import pinnlab.solve\n"
-             "solve_module = sys.modules['pinnlab.solve']\n"
+    patch = ("import pinnlab.solver.job\n"
+             "solve_module = sys.modules['pinnlab.solver.job']\n"
              "original = solve_module.write_fields\n"
              "def filling(*args, **kwargs):\n"
              "    fill()\n"
@@ -221,7 +221,7 @@ def test_real_full_disk_while_fields_h5_is_written(small_disk, equation):
 def test_real_full_disk_while_a_checkpoint_is_written(small_disk, tmp_path, equation):
     assert run_cli(*solve_args(equation, tmp_path / "whole", *BUDGET))[0] == 0
     out, ballast = small_disk / "run", small_disk / "ballast"
-    patch = ("from pinnlab.checkpoint import CheckpointStore\n"
+    patch = ("from pinnlab.training.checkpoint import CheckpointStore\n"
              "original = CheckpointStore.save\n"
              "calls = [0]\n"
              "def filling(self, state, is_best):\n"

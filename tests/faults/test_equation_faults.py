@@ -8,8 +8,8 @@ import importlib
 import numpy as np
 import pytest
 
-from pinnlab.binding import EquationError
-from pinnlab.problem import load_problem
+from pinnlab.problem.binding import EquationError
+from pinnlab.problem.equation_module import load_problem
 
 from .conftest import one_error_line, run_cli, solve_args
 
@@ -78,7 +78,7 @@ def test_a_bug_in_pinnlab_keeps_its_traceback(equation, tmp_path, monkeypatch):
     def broken(model, problem, grid):
         return {"u": np.zeros(3).reshape(2)}  # numpy raises ValueError
 
-    monkeypatch.setattr(importlib.import_module("pinnlab.solve"), "predict_on_grid", broken)
+    monkeypatch.setattr(importlib.import_module("pinnlab.solver.job"), "predict_on_grid", broken)
     with pytest.raises(ValueError, match="cannot reshape"):
         run_cli(*solve_args(equation, tmp_path / "out", *QUICK))
 

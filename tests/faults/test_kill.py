@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from pinnlab.io import RunFolderError, read_metrics, read_results
+from pinnlab.output.io import RunFolderError, read_metrics, read_results
 
 from .conftest import child_command, child_env, file_bytes, run_cli, temporaries, wait_for
 
@@ -40,7 +40,7 @@ def stalled_child(args: list[str], marker: Path, patch: str) -> subprocess.Popen
         "    MARKER.touch()\n"
         "    time.sleep(600)\n"
         f"{patch}\n"
-        "from pinnlab.cli import main\n"
+        "from pinnlab.commands.main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     return subprocess.Popen([sys.executable, "-c", script, *args], env=child_env(),
@@ -138,7 +138,7 @@ def test_killed_while_writing_over_an_older_run_leaves_one_run(tmp_path, equatio
 
 # the process stalls after moving two of the staged files into place, before metrics.json
 STALL_IN_COMMIT = (
-    "import os, pinnlab.run_folder as run_folder\n"
+    "import os, pinnlab.runtime.run_folder as run_folder\n"
     "original = os.replace\n"
     "moved = [0]\n"
     "class Os:\n"
@@ -156,7 +156,7 @@ STALL_IN_COMMIT = (
 
 def test_killed_between_the_renames_is_refused_until_resumed(tmp_path, equation):
     """Case 5, the rest: killed in the middle of moving the results in, the folder holds no
-    metrics.json; pinnlab.io refuses it, naming the runs of its files, until --resume rewrites it."""
+    metrics.json; pinnlab.output.io refuses it, naming the runs of its files, until --resume rewrites it."""
     out = tmp_path / "run"
     assert run_cli("solve", equation, "--out", out, "--quiet", *SHORT)[0] == 0
     old_id = read_metrics(out)["run_id"]
@@ -180,7 +180,7 @@ def test_killed_between_the_renames_is_refused_until_resumed(tmp_path, equation)
 
 
 STALL_IN_EXPORT = (
-    "import pinnlab.fields_writer as fields_writer\n"
+    "import pinnlab.output.fields_writer as fields_writer\n"
     "original = fields_writer.FieldsWriter.write\n"
     "def stalling(self, *args, **kwargs):\n"
     "    original(self, *args, **kwargs)\n"

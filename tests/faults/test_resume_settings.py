@@ -10,7 +10,7 @@ import h5py
 import pytest
 import torch
 
-from pinnlab.io import read_metrics
+from pinnlab.output.io import read_metrics
 
 from .conftest import file_bytes, one_error_line, run_cli, solve_args
 from .test_damaged_files import interrupted_run

@@ -12,7 +12,7 @@ import h5py
 import pytest
 import torch
 
-from pinnlab.io import RunFolderError, read_metrics, read_results
+from pinnlab.output.io import RunFolderError, read_metrics, read_results
 
 from .conftest import REPO, file_bytes, one_error_line, run_cli, solve_args
 
@@ -20,7 +20,7 @@ QUICK = ("--steps", "40", "--lbfgs-steps", "0")
 
 
 def test_files_of_two_runs_in_one_folder_are_refused_naming_them(tmp_path, equation):
-    """Case 5: pinnlab.io reads a folder only when all its files are of the run metrics.json names."""
+    """Case 5: pinnlab.output.io reads a folder only when all its files are of the run metrics.json names."""
     first, second = tmp_path / "first", tmp_path / "second"
     for out, seed in ((first, "0"), (second, "1")):
         assert run_cli(*solve_args(equation, out, *QUICK, "--seed", seed))[0] == 0
@@ -104,7 +104,7 @@ def test_export_to_a_directory_is_refused_before_computing(heat_run, tmp_path, m
     def never(*args, **kwargs):
         raise AssertionError("evaluated before the output was checked")
 
-    monkeypatch.setattr(importlib.import_module("pinnlab.export"), "evaluate", never)
+    monkeypatch.setattr(importlib.import_module("pinnlab.output.export"), "evaluate", never)
     status, err = run_cli("export", heat_run, "--out", tmp_path, "--grid", "50x50", "--quiet")
     line = one_error_line(err)
     assert status == 2 and f"{tmp_path} is a directory; give the name of a file to write" in line

@@ -1,0 +1,1 @@
+"""Derivatives of the network's fields: names, autograd, jets, forward mode, compilation."""

@@ -1,0 +1,1 @@
+"""The function being trained: networks and the field model around them."""

@@ -1,0 +1,1 @@
+"""Results: evaluation on grids, HDF5 + XDMF files, figures, re-export, reading back."""

@@ -1,0 +1,129 @@
+"""Read pinnlab results back into numpy (and xarray), for notebooks and scripts.
+
+``read_results("results/heat")`` (a run directory) or ``read_results("results/heat/export.h5")``
+(any file in the ``pinnlab-fields`` layout, see :mod:`pinnlab.output.fields_h5`) returns a
+:class:`Results`; ``Results.to_xarray()`` turns its grid data into an ``xarray.Dataset`` with
+the inputs as coordinates. This API is what notebooks are written against: keep it stable.
+
+A run directory is read only when its files are one complete run (see
+:func:`pinnlab.runtime.run_folder.check_run_folder`): a folder left in the middle of writing, or holding
+files of two runs, raises ``RunFolderError`` (a ``ValueError``) naming the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pinnlab.output.fields_h5 import read_fields
+from pinnlab.runtime.run_folder import RunFolderError, check_run_folder
+
+__all__ = ["Results", "RunFolderError", "read_metrics", "read_results"]
+
+
+@dataclass(frozen=True)
+class Results:
+    """A solve's or export's results as numpy arrays.
+
+    Grid arrays (``prediction``, ``reference``, ``error``, ``residual``, ``derivatives``) are
+    keyed by name and have the grid shape, axis k along ``inputs[k]``, NaN outside the domain.
+    ``points`` maps a cloud name to ``{"coordinates": (N, d), value name: (N,)}``.
+    """
+
+    equation: str
+    inputs: list[str]
+    fields: list[str]
+    axes: dict[str, np.ndarray]
+    mask: np.ndarray
+    prediction: dict[str, np.ndarray]
+    reference: dict[str, np.ndarray]
+    error: dict[str, np.ndarray]
+    residual: dict[str, np.ndarray]
+    derivatives: dict[str, np.ndarray]
+    points: dict[str, dict[str, np.ndarray]]
+    loss_history: dict[str, np.ndarray]
+    settings: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_xarray(self) -> Any:
+        """The grid data as an ``xarray.Dataset``: coordinates are the inputs; data variables are
+        the fields (``u``), ``u_reference``, ``u_error``, ``residual_<name>``, the derivatives
+        (``u_x``) and ``mask``. Point clouds and the loss history stay in this object."""
+        try:
+            import xarray
+        except ImportError:
+            raise ImportError("Results.to_xarray needs xarray: pip install xarray") from None
+        dims = list(self.inputs)
+        variables: dict[str, tuple[list[str], np.ndarray]] = {}
+        for prefix_group, pattern in ((self.prediction, "{}"), (self.reference, "{}_reference"),
+                                      (self.error, "{}_error"), (self.residual, "residual_{}"),
+                                      (self.derivatives, "{}")):
+            for name, values in prefix_group.items():
+                variables[pattern.format(name)] = (dims, values)
+        variables["mask"] = (dims, self.mask)
+        attrs = {"equation": self.equation, "settings": json.dumps(self.settings),
+                 "metrics": json.dumps(self.metrics), "source": self.source,
+                 "versions": json.dumps(self.versions)}
+        return xarray.Dataset(variables, coords={name: self.axes[name] for name in dims}, attrs=attrs)
+
+
+def _fields_path(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        check_run_folder(path)
+        path = path / "fields.h5"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path.parent} holds no fields.h5; pass a run directory or an .h5 file")
+    elif not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; pass a run directory or an .h5 file")
+    return path
+
+
+def read_results(path: str | os.PathLike[str]) -> Results:
+    """Read a run directory (its ``fields.h5``) or a fields ``.h5`` file (format version 1 or 2).
+
+    Raises ``FileNotFoundError`` when there is nothing to read, ``ValueError`` when the file is
+    not a pinnlab fields file, and ``RunFolderError`` (a ``ValueError``) for a run directory whose
+    files are not one complete run.
+    """
+    data = read_fields(_fields_path(path))
+    attrs = data.attrs
+    metrics = attrs.get("metrics") if isinstance(attrs.get("metrics"), dict) else {}
+    versions = data.versions or metrics.get("versions", {})
+    return Results(
+        equation=data.equation,
+        inputs=list(data.axes),
+        fields=list(data.prediction),
+        axes=data.axes,
+        mask=data.mask,
+        prediction=data.prediction,
+        reference=data.reference,
+        error=data.error,
+        residual=data.residual,
+        derivatives=data.derivatives,
+        points=data.points,
+        loss_history=data.loss_history,
+        settings=attrs.get("settings") if isinstance(attrs.get("settings"), dict) else {},
+        metrics=metrics,
+        source=attrs.get("source", "") if isinstance(attrs.get("source", ""), str) else "",
+        versions=dict(versions),
+    )
+
+
+def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """A run's ``metrics.json`` (pass the run directory or the file itself); a run directory is
+    checked to hold one complete run, as in :func:`read_results`."""
+    path = Path(run_dir)
+    if path.is_dir():
+        check_run_folder(path)
+        path = path / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; pass a run directory of 'pinnlab solve'")
+    return json.loads(path.read_text())

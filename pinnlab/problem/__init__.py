@@ -1,0 +1,1 @@
+"""The equation-module contract: binding by name, conditions, gauges, references."""

@@ -1,0 +1,1 @@
+"""Process-level services: atomic writes, threads, torchrun, progress, run folders."""

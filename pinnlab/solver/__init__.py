@@ -1,0 +1,1 @@
+"""One PDE solve: settings, then train, evaluate and write."""

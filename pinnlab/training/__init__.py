@@ -1,0 +1,1 @@
+"""Training: the loop, its optimizers and what happens between their steps."""

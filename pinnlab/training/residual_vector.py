@@ -1,0 +1,88 @@
+"""A problem's loss as one vector of residuals, and that vector's Jacobian with respect to the
+network's parameters: what Gauss-Newton methods (pinnlab/training/gauss_newton.py) work on.
+
+Each term's residuals are scaled by sqrt(weight / points), so that |r|^2 is exactly the weighted
+total of ``pinnlab.training.losses.loss_terms`` (terms of weight 0, such as exact conditions, are left out).
+Rows are ordered point by point; a point with several residuals (several residual functions, or a
+condition with several components) gives consecutive rows.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Callable, Iterator, Mapping
+
+import torch
+
+from pinnlab.problem.conditions import ConditionBatch
+from pinnlab.training.gauss_newton import pointwise_jacobian
+from pinnlab.training.losses import Collocation, condition_residual, residual_values
+from pinnlab.problem.equation_module import Problem
+
+Group = tuple[Callable[..., torch.Tensor], tuple[torch.Tensor | None, ...]]
+
+
+def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocation,
+                weights: Mapping[str, float]) -> list[Group]:
+    """(evaluate, inputs) per group of rows: the residual functions together at the interior
+    points, then each condition at its batch; ``evaluate`` takes a batch of points' inputs and
+    returns their scaled residuals, shape (points, k)."""
+    groups: list[Group] = []
+    interior = collocation.interior
+    names = [n for n in problem.residuals if weights[n] != 0.0]
+    if names:
+        scales = {n: math.sqrt(weights[n] / interior.shape[0]) for n in names}
+
+        def residuals(points: torch.Tensor) -> torch.Tensor:
+            values = residual_values(problem, model, points)
+            return torch.stack([values[n] * scales[n] for n in names], dim=1)
+
+        groups.append((residuals, (interior,)))
+    for name, batch in collocation.conditions.items():
+        if weights[name] == 0.0:
+            continue
+        scale = math.sqrt(weights[name] / batch.points.shape[0])
+
+        def condition(points, target, normals, partners, name=name, scale=scale) -> torch.Tensor:
+            value = condition_residual(problem, model, name, ConditionBatch(points, target, normals, partners))
+            return value.reshape(points.shape[0], -1) * scale
+
+        groups.append((condition, (batch.points, batch.target, batch.normals, batch.partners)))
+    return groups
+
+
+def residual_vector(problem: Problem, model: torch.nn.Module, collocation: Collocation,
+                    weights: Mapping[str, float]) -> torch.Tensor:
+    """r with |r|^2 the weighted total loss (detached)."""
+    with torch.enable_grad():  # nested autograd needs it for the input derivatives
+        parts = [evaluate(*inputs).detach().reshape(-1)
+                 for evaluate, inputs in term_groups(problem, model, collocation, weights)]
+    return torch.cat(parts)
+
+
+def residual_jacobian(problem: Problem, model: torch.nn.Module, collocation: Collocation,
+                      weights: Mapping[str, float], chunk: int = 256) -> torch.Tensor:
+    """dr/dtheta, rows in the order of ``residual_vector``: the Jacobian point by point with
+    torch.func (the model's derivatives taken with the ``func`` engine meanwhile, which composes
+    with ``vmap`` and ``jacrev``)."""
+    rows = []
+    with func_engine(model):
+        for evaluate, inputs in term_groups(problem, model, collocation, weights):
+            def one_point(*xs, evaluate=evaluate):
+                return evaluate(*(None if x is None else x[None] for x in xs))[0]
+
+            rows.append(pointwise_jacobian(model, one_point, inputs, chunk))
+    return torch.cat(rows)
+
+
+@contextmanager
+def func_engine(model: torch.nn.Module) -> Iterator[None]:
+    saved = getattr(model, "engine", None), getattr(model, "compile", None)
+    if saved[0] is not None:
+        model.engine, model.compile = "func", False
+    try:
+        yield
+    finally:
+        if saved[0] is not None:
+            model.engine, model.compile = saved

@@ -1,42 +1,53 @@
-"""Residual forward + backward: pinnlab's default engine against nested autograd and DeepXDE.
+"""Residual forward + backward: pinnlab's engine against nested autograd and DeepXDE, interleaved.
 
     python benchmarks/residuals.py [--problems burgers burgers-hard kdv ks poisson10]
-                                   [--sizes 1e3 1e4 1e5 1e6] [--methods network pinnlab autograd deepxde]
-                                   [--reps 5] [--warmup 2] [--threads 2] [--device cpu] [--dtype float32]
-                                   [--width 20] [--depth 3] [--set NAME=VALUE] [--table results/residuals.md]
+                                   [--sizes 1e4 1e5] [--methods pinnlab pinnlab-compiled autograd deepxde]
+                                   [--rounds 7] [--repeats 1] [--warmup 2] [--threads 1] [--device cpu]
+                                   [--dtype float32] [--width 20] [--depth 3] [--set NAME=VALUE]
+                                   [--memory] [--table results/residuals.md]
 
 One pass is what a training step costs before the optimizer: the mean squared residual at N
 points, then ``.backward()`` into the network's parameters. Methods, all on the same network
-(built by ``pinnlab.model.field_model.build_model`` from ``pinnlab.solver.job.resolve_settings``, inputs scaled as
-the solver scales them) and the same points:
+(built by ``pinnlab.model.field_model.build_model`` from ``pinnlab.solver.job.resolve_settings``,
+inputs scaled as the solver scales them, seed 0) and the same points:
 
 - ``network``: the model's output alone, mean of u^2 (no derivatives): a floor;
-- ``pinnlab``: the residual's loss term as training computes it (``pinnlab.training.losses.residual_terms``)
-  with the solver's default settings (engine auto, compile auto, residual chunks auto) for a run
-  as long as the shipped Burgers one, so this column follows whatever the solver's default path
-  becomes;
-- ``autograd``: the same with ``engine=autograd`` (nested reverse mode);
+- ``pinnlab``: the residual's loss term as training computes it
+  (``pinnlab.training.losses.residual_terms``) with the engine
+  ``pinnlab.derivatives.engines.resolve_engine`` picks from the solver's default settings (engine
+  auto, compile auto, residual chunks auto) for a run as long as the shipped Burgers one, so this
+  column follows whatever the solver's default path becomes;
+- ``pinnlab-compiled``: the same with ``numerics.compile=on`` (the compiled Taylor jets, timed
+  after the warm-up compiled them);
+- ``autograd``: the same with ``numerics.engine=autograd`` (nested reverse mode);
 - ``deepxde``: the residual written with DeepXDE's ``dde.grad.jacobian``/``dde.grad.hessian``
   (a jacobian or hessian of a hessian for 3rd and 4th order) on the same torch network, the
   output transform applied to the network's output first, ``dde.grad.clear()`` every pass.
 
-``--set NAME=VALUE`` passes a pinnlab setting to the models (e.g. ``engine=jets``).
+``--set NAME=VALUE`` passes a pinnlab setting to the pinnlab models (e.g. ``numerics.engine=jets``).
 
-Each (problem, method, N) runs in fresh processes, after ``--warmup`` untimed passes at full
-size (a compiled engine compiles there). On CPU one process measures the peak memory of one pass
-under MALLOC_MMAP_THRESHOLD_=65536, so that glibc hands large freed blocks back to the OS and the
-resident set follows the tensors: VmHWM after resetting it through /proc/self/clear_refs, minus
-VmRSS before the pass. Another process measures the time (median of ``--reps`` passes) with
-glibc's default behaviour, because the fixed threshold makes every tensor above 64 KiB a fresh
-mapping, which slowed 1e4-point passes about 3x when tried. On CUDA one process does both, the
-memory from ``torch.cuda.max_memory_allocated``.
+Timing: for each (problem, N) every method is built in this one process, warmed up
+(``--warmup`` untimed passes at full size; a compiled engine compiles there), then timed
+interleaved by benchmarks/timing.py: ``--rounds`` rounds, each running every method once
+(``--repeats`` passes averaged) in an order rotated per round. The table gives each method's
+median and, for each ratio, the median of the per-round ratios with its interquartile range and
+full range, marked NOT QUOTABLE when the quartiles are more than 1.25x apart; the machine load
+during the rounds is recorded under each table.
+
+Memory (``--memory``, CPU): a process of its own per (problem, method, N) measures the peak of
+one pass under MALLOC_MMAP_THRESHOLD_=65536, so that glibc hands large freed blocks back to the
+OS and the resident set follows the tensors: VmHWM after resetting it through
+/proc/self/clear_refs, minus VmRSS before the pass. (The fixed threshold makes every tensor
+above 64 KiB a fresh mapping, which slows passes, so timing never runs under it.) On CUDA the
+peak comes from ``torch.cuda.max_memory_allocated`` in the same way.
 
 The residuals of pinnlab and DeepXDE are checked against autograd's: before any timing on 1000
-points in this process (a relative difference above 1e-3 in float32 stops the run at once), and
-at every N on the first 1000 residual values of the measuring processes' own passes, which is
-where a compiled or size-dependent path shows (a failure there is marked in the table and makes
-the run exit with status 1 at the end). Prints a Markdown table per problem and writes them all
-to results/residuals.md. Without DeepXDE installed its columns are left out.
+points (a relative difference above 1e-3 in float32 stops the run at once), and at every N on
+the first 1000 residual values of the timed passes themselves, which is where a compiled or
+size-dependent path shows (a failure there is marked in the table and makes the run exit with
+status 1 at the end). Prints a Markdown table per problem and writes them all to
+results/residuals.md. Without DeepXDE installed (``pip install -e '.[bench]'``) its columns are
+left out.
 """
 
 from __future__ import annotations
@@ -50,11 +61,8 @@ import io
 import json
 import math
 import os
-import platform
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,22 +71,30 @@ from typing import Any
 
 import torch
 
-from pinnlab import Hyperbox, Interval, Problem, Settings, TimeInterval
-from pinnlab.runtime.atomic import write_text
-from pinnlab.training.losses import residual_terms, residual_values
-from pinnlab.model.field_model import build_model
-from pinnlab.solver.job import resolve_settings
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_description, revision  # noqa: E402  (the sibling modules)
+from timing import Timing, interleaved, summarise, verdict_note  # noqa: E402
+
+from pinnlab import Hyperbox, Interval, Problem, Settings, TimeInterval  # noqa: E402
+from pinnlab.derivatives.engines import Engine, resolve_engine  # noqa: E402
+from pinnlab.model.field_model import build_model  # noqa: E402
+from pinnlab.runtime.atomic import write_text  # noqa: E402
+from pinnlab.solver.job import resolve_settings  # noqa: E402
+from pinnlab.training.losses import residual_terms  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-METHODS = ("network", "pinnlab", "autograd", "deepxde")
+METHODS = ("network", "pinnlab", "pinnlab-compiled", "autograd", "deepxde")
 MMAP_THRESHOLD = "65536"
 CHECK_POINTS = 1000
-SAMPLE = 1000  # residual values each measuring process returns for the agreement check at its N
+SAMPLE = 1000  # residual values kept from the timed passes for the agreement check at each N
 TOLERANCE = {"float32": 1e-3, "float64": 1e-8}
 RESULT_TAG = "RESULT "
 NU = 0.01 / math.pi
 POISSON_DIM = 10
 BURGERS_STEPS = (1000, 4000)  # equations/burgers.py defaults: Adam steps, L-BFGS iterations
+RATIOS = (("pinnlab", "deepxde"), ("pinnlab-compiled", "deepxde"), ("pinnlab", "autograd"),
+          ("pinnlab-compiled", "pinnlab"))
+"""(faster, slower) pairs the table gives as time of slower / time of faster."""
 
 DeepXDEResidual = Callable[[ModuleType, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -187,18 +203,29 @@ def deepxde_installed() -> bool:
 
 def model_settings(case: Case, method: str, args: argparse.Namespace) -> Settings:
     """The solver's settings with the benchmark's network and ``--set`` overrides; ``autograd``
-    forces nested autograd, every other method keeps the engine those settings give. The step
-    counts are those of the shipped Burgers defaults (1000 Adam + 4000 L-BFGS), so that
-    ``compile=auto`` decides as it does for that solve."""
-    overrides = {"width": args.width, "depth": args.depth, "dtype": args.dtype, "device": args.device,
-                 "seed": 0, "steps": BURGERS_STEPS[0], "lbfgs_steps": BURGERS_STEPS[1], **args.overrides}
+    forces nested autograd and ``pinnlab-compiled`` compile=on, every other method keeps the
+    engine those settings give. The step counts are those of the shipped Burgers defaults (1000
+    Adam + 4000 L-BFGS), so that ``compile=auto`` decides as it does for that solve."""
+    overrides = {"network.width": args.width, "network.depth": args.depth, "numerics.dtype": args.dtype,
+                 "numerics.device": args.device, "numerics.seed": 0, "adam.steps": BURGERS_STEPS[0],
+                 "lbfgs.steps": BURGERS_STEPS[1]}
+    if method != "deepxde":
+        overrides.update(args.overrides)
     if method == "autograd":
-        overrides["engine"] = "autograd"
+        overrides["numerics.engine"] = "autograd"
+    if method == "pinnlab-compiled":
+        overrides["numerics.compile"] = "on"
     return resolve_settings(case.problem, overrides)
 
 
-def make_model(case: Case, method: str, args: argparse.Namespace) -> torch.nn.Module:
-    return build_model(case.problem, model_settings(case, method, args))
+def make_model(case: Case, method: str, args: argparse.Namespace) -> tuple[torch.nn.Module, Engine]:
+    """The model and the derivative engine the solver would train it with."""
+    settings = model_settings(case, method, args)
+    model = build_model(case.problem, settings)
+    numerics = settings.numerics
+    engine = resolve_engine(numerics.engine, numerics.compile, case.problem, model, sum(BURGERS_STEPS),
+                            numerics.residual_chunk)
+    return model, engine
 
 
 def make_points(case: Case, n: int, args: argparse.Namespace) -> torch.Tensor:
@@ -209,8 +236,8 @@ def make_points(case: Case, n: int, args: argparse.Namespace) -> torch.Tensor:
     return (lower + (upper - lower) * unit).to(dtype=getattr(torch, args.dtype), device=args.device)
 
 
-def pinnlab_residual(case: Case, model: torch.nn.Module, points: torch.Tensor) -> torch.Tensor:
-    return torch.cat(list(residual_values(case.problem, model, points).values()))
+def pinnlab_residual(case: Case, model: torch.nn.Module, points: torch.Tensor, engine: Engine) -> torch.Tensor:
+    return pinnlab_loss(case, model, points, engine)[1]
 
 
 def deepxde_residual(case: Case, dde: ModuleType, model: torch.nn.Module, points: torch.Tensor) -> torch.Tensor:
@@ -222,11 +249,12 @@ def deepxde_residual(case: Case, dde: ModuleType, model: torch.nn.Module, points
     return case.deepxde_residual(dde.grad, x, u).reshape(-1)
 
 
-def pinnlab_loss(case: Case, model: torch.nn.Module, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def pinnlab_loss(case: Case, model: torch.nn.Module, points: torch.Tensor,
+                 engine: Engine) -> tuple[torch.Tensor, torch.Tensor]:
     """The residual's loss term as training computes it (``pinnlab.training.losses.residual_terms``: on
     large point sets chunk by chunk, pinnlab/derivatives/chunked_loss.py), and its pointwise values."""
     values: dict[str, list[torch.Tensor]] = {}
-    terms = residual_terms(case.problem, model, points, values=values)
+    terms = residual_terms(case.problem, model, points, values=values, engine=engine)
     return sum(terms.values()), torch.cat([torch.cat(v) for v in values.values()])
 
 
@@ -254,11 +282,11 @@ class Pass:
 
 
 def make_pass(case: Case, method: str, model: torch.nn.Module, points: torch.Tensor,
-              dde: ModuleType | None) -> Pass:
+              dde: ModuleType | None, engine: Engine) -> Pass:
     if method == "network":
         return Pass(lambda: mean_square(model(points)))
-    if method in ("pinnlab", "autograd"):
-        return Pass(lambda: pinnlab_loss(case, model, points))
+    if method in ("pinnlab", "pinnlab-compiled", "autograd"):
+        return Pass(lambda: pinnlab_loss(case, model, points, engine))
     if method == "deepxde":
         def forward() -> tuple[torch.Tensor, torch.Tensor]:
             dde.grad.clear()
@@ -311,66 +339,35 @@ def peak_memory_mb(run: Pass, model: torch.nn.Module, device: torch.device) -> f
     return max(proc_status_kb("VmHWM") - baseline, 0) / 1024
 
 
-def median_ms(run: Pass, model: torch.nn.Module, device: torch.device, reps: int,
-              budget: float) -> tuple[float, int]:
-    """Median wall time of up to ``reps`` passes; fewer once the timed passes exceed ``budget``
-    seconds (at least one)."""
-    times: list[float] = []
-    while len(times) < reps and sum(times) < budget:
-        model.zero_grad(set_to_none=True)
-        synchronize(device)
-        started = time.perf_counter()
-        run()
-        synchronize(device)
-        times.append(time.perf_counter() - started)
-    return 1e3 * statistics.median(times), len(times)
 
-
-def measure_one(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``--one PROBLEM METHOD N`` subprocess: build, warm up at full size (a compiled engine
-    compiles there, per input shape), then measure."""
+def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--one PROBLEM METHOD N`` subprocess: build, warm up at full size, measure the peak."""
     problem_name, method, size = args.one
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     case = make_case(problem_name)
     dde = import_deepxde() if method == "deepxde" else None
-    model = make_model(case, method, args)
-    points = make_points(case, int(float(size)), args)
-    run = make_pass(case, method, model, points, dde)
-    for _ in range(args.warmup):
+    model, engine = make_model(case, method, args)
+    run = make_pass(case, method, model, make_points(case, int(float(size)), args), dde, engine)
+    for _ in range(max(args.warmup, 1)):
         model.zero_grad(set_to_none=True)
         run()
-    result: dict[str, Any] = {}
-    if "memory" in args.measure:
-        if device.type == "cpu" and os.environ.get("MALLOC_MMAP_THRESHOLD_") != MMAP_THRESHOLD:
-            print(f"warning: MALLOC_MMAP_THRESHOLD_ is not {MMAP_THRESHOLD}; freed memory may stay "
-                  "resident and distort the peak", file=sys.stderr)
-        result["peak_mb"] = peak_memory_mb(run, model, device)
-    if "time" in args.measure:
-        result["ms"], result["reps"] = median_ms(run, model, device, args.reps, args.budget)
-    result["sample"] = run.sample
-    return result
+    if device.type == "cpu" and os.environ.get("MALLOC_MMAP_THRESHOLD_") != MMAP_THRESHOLD:
+        print(f"warning: MALLOC_MMAP_THRESHOLD_ is not {MMAP_THRESHOLD}; freed memory may stay "
+              "resident and distort the peak", file=sys.stderr)
+    return {"peak_mb": peak_memory_mb(run, model, device)}
 
 
-# --- the parent: subprocesses, agreement check, tables ----------------------------------------
-
-def shared_flags(args: argparse.Namespace) -> list[str]:
-    flags = ["--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype,
-             "--width", str(args.width), "--depth", str(args.depth), "--reps", str(args.reps),
-             "--warmup", str(args.warmup), "--budget", str(args.budget)]
-    return flags + [f"--set={item}" for item in args.set]
-
-
-def run_subprocess(args: argparse.Namespace, problem: str, method: str, n: int,
-                   measure: list[str]) -> dict[str, Any]:
+def memory_subprocess(args: argparse.Namespace, problem: str, method: str, n: int) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("DDE_BACKEND", "pytorch")
-    env.pop("MALLOC_MMAP_THRESHOLD_", None)
-    if "memory" in measure and args.device == "cpu":
+    if args.device == "cpu":
         env["MALLOC_MMAP_THRESHOLD_"] = MMAP_THRESHOLD
     command = [sys.executable, str(Path(__file__).resolve()), "--one", problem, method, str(n),
-               "--measure", *measure, *shared_flags(args)]
+               "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype,
+               "--width", str(args.width), "--depth", str(args.depth), "--warmup", str(args.warmup),
+               *(f"--set={item}" for item in args.set)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=args.timeout,
                               check=False)
@@ -382,28 +379,62 @@ def run_subprocess(args: argparse.Namespace, problem: str, method: str, n: int,
     if done.returncode in (-9, 137):
         return {"error": "killed (out of memory?)"}
     tail = done.stderr.strip().splitlines()[-3:]
-    if any("out of memory" in line.lower() or "can't allocate memory" in line for line in tail):
-        return {"error": "out of memory"}
-    print(f"{problem} {method} N={n} failed (exit {done.returncode}):\n" + "\n".join(tail), file=sys.stderr)
+    print(f"memory of {problem} {method} N={n} failed (exit {done.returncode}):\n" + "\n".join(tail), file=sys.stderr)
     return {"error": f"failed (exit {done.returncode})"}
 
 
-def measure_case(args: argparse.Namespace, problem: str, method: str, n: int) -> dict[str, Any]:
-    """Memory and time of one case: two processes on CPU (see the module docstring), one on CUDA."""
-    if args.device != "cpu":
-        return run_subprocess(args, problem, method, n, ["memory", "time"])
-    memory = run_subprocess(args, problem, method, n, ["memory"])
-    if "error" in memory:
-        return memory
-    return {**memory, **run_subprocess(args, problem, method, n, ["time"])}
+# --- timing, in this process ------------------------------------------------------------------
 
+@dataclass
+class SizeResult:
+    """Everything measured for one (problem, N)."""
+
+    timing: Timing | None
+    samples: dict[str, list[float]]
+    memory: dict[str, dict[str, Any]]
+    error: str | None = None
+
+
+def time_size(case: Case, n: int, methods: list[str], args: argparse.Namespace,
+              dde: ModuleType | None) -> SizeResult:
+    """All methods of one (problem, N) built here, warmed up, then timed interleaved."""
+    device = torch.device(args.device)
+    points = make_points(case, n, args)
+    passes: dict[str, Callable[[], None]] = {}
+    runs: dict[str, Pass] = {}
+    for method in methods:
+        model, engine = make_model(case, method, args)
+        run = make_pass(case, method, model, points, dde, engine)
+
+        def one_pass(model: torch.nn.Module = model, run: Pass = run) -> None:
+            model.zero_grad(set_to_none=True)
+            run()
+        passes[method], runs[method] = one_pass, run
+    baseline = "pinnlab" if "pinnlab" in methods else methods[0]
+    try:
+        timing = interleaved(passes, args.rounds, baseline=baseline, warmup=args.warmup, repeats=args.repeats,
+                             synchronize=lambda: synchronize(device))
+    except (RuntimeError, MemoryError) as error:  # out of memory at this N
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return SizeResult(None, {}, {}, f"failed: {first[:80]}")
+    samples = {m: r.sample for m, r in runs.items() if r.sample is not None and m != "network"}
+    return SizeResult(timing, samples, {})
+
+
+def ratio_cell(timing: Timing, faster: str, slower: str) -> str:
+    ratios = [s / f for s, f in zip(timing.times[slower], timing.times[faster])]
+    return summarise(ratios).describe()
+
+
+# --- agreement with autograd ------------------------------------------------------------------
 
 def agreement(case: Case, methods: list[str], args: argparse.Namespace, dde: ModuleType | None) -> dict[str, float]:
     """max |r - r_autograd| / max |r_autograd| on CHECK_POINTS points, for pinnlab and deepxde."""
     points = make_points(case, CHECK_POINTS, args)
-    model = make_model(case, "pinnlab", args)
-    reference = pinnlab_residual(case, make_model(case, "autograd", args), points).detach()
-    values = {"pinnlab": pinnlab_residual(case, model, points).detach()}
+    model, engine = make_model(case, "pinnlab", args)
+    reference_model, autograd = make_model(case, "autograd", args)
+    reference = pinnlab_residual(case, reference_model, points, autograd).detach()
+    values = {"pinnlab": pinnlab_residual(case, model, points, engine).detach()}
     if "deepxde" in methods:
         dde.grad.clear()
         values["deepxde"] = deepxde_residual(case, dde, model, points).detach()
@@ -416,14 +447,13 @@ def relative_differences(values: dict[str, torch.Tensor], reference: torch.Tenso
     return {name: float((v - reference).abs().max() / scale) for name, v in values.items()}
 
 
-def sample_differences(results: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """The same check at a benchmark size: the residual samples the measuring processes of
-    pinnlab and deepxde returned, against autograd's (same seeds, so the same points and weights)."""
-    if "sample" not in results.get("autograd", {}):
+def sample_differences(samples: dict[str, list[float]]) -> dict[str, float]:
+    """The same check at a benchmark size, on the first residual values of the timed passes
+    (same seed, so the same points and weights for every method)."""
+    if "autograd" not in samples:
         return {}
-    reference = torch.tensor(results["autograd"]["sample"], dtype=torch.float64)
-    values = {m: torch.tensor(results[m]["sample"], dtype=torch.float64)
-              for m in ("pinnlab", "deepxde") if "sample" in results.get(m, {})}
+    reference = torch.tensor(samples["autograd"], dtype=torch.float64)
+    values = {m: torch.tensor(s, dtype=torch.float64) for m, s in samples.items() if m != "autograd"}
     return relative_differences(values, reference)
 
 
@@ -447,6 +477,8 @@ def check_agreement(cases: dict[str, Case], methods: list[str], args: argparse.N
     return [header, "", *lines]
 
 
+# --- the report -------------------------------------------------------------------------------
+
 def size_label(n: int) -> str:
     exponent = math.log10(n)
     return f"1e{round(exponent)}" if n >= 1000 and exponent.is_integer() else str(n)
@@ -456,12 +488,6 @@ def number(value: float) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
-def cell(result: dict[str, Any], key: str) -> str:
-    if "error" in result:
-        return result["error"]
-    return number(result[key]) if key in result else "-"
-
-
 def agreement_cell(differences: dict[str, float], limit: float) -> str:
     if not differences:
         return "-"
@@ -469,96 +495,88 @@ def agreement_cell(differences: dict[str, float], limit: float) -> str:
     return shown + (" FAILED" if any(not d <= limit for d in differences.values()) else "")
 
 
-def table(problem: str, case: Case, methods: list[str], rows: dict[int, dict[str, dict[str, Any]]],
-          reps: int, limit: float) -> list[str]:
-    ratios = [(a, b) for a, b in (("pinnlab", "deepxde"), ("pinnlab", "autograd")) if a in methods and b in methods]
-    checked = "autograd" in methods and ("pinnlab" in methods or "deepxde" in methods)
-    heads = ["N", *(f"{m} ms" for m in methods), *(f"{a} vs {b}" for a, b in ratios),
-             *(f"peak MB {m}" for m in methods), *(["rel. diff vs autograd"] if checked else [])]
-    lines = [f"### {problem}: {case.description}", "", "| " + " | ".join(heads) + " |",
-             "|" + "---|" * len(heads)]
-    notes = []
-    for n, results in rows.items():
-        cells = [size_label(n), *(cell(results[m], "ms") for m in methods)]
-        for a, b in ratios:
-            ok = "ms" in results[a] and "ms" in results[b]
-            cells.append(f"{results[b]['ms'] / results[a]['ms']:.2f}x" if ok else "-")
-        cells += [cell(results[m], "peak_mb") for m in methods]
-        if checked:
-            cells.append(agreement_cell(sample_differences(results), limit))
+def table(problem: str, case: Case, methods: list[str], rows: dict[int, SizeResult], limit: float,
+          memory: bool) -> list[str]:
+    ratios = [(a, b) for a, b in RATIOS if a in methods and b in methods]
+    checked = "autograd" in methods and len(methods) > 1
+    heads = ["N", *(f"{m} ms" for m in methods), *(f"{b} / {a}" for a, b in ratios),
+             *([f"peak MB {m}" for m in methods] if memory else []), *(["rel. diff vs autograd"] if checked else [])]
+    lines = [f"### {problem}: {case.description}", "", "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    loads = []
+    for n, result in rows.items():
+        if result.timing is None:
+            cells = [size_label(n), *([result.error] * (len(heads) - 1))]
+        else:
+            cells = [size_label(n), *(number(1e3 * result.timing.median(m)) for m in methods),
+                     *(ratio_cell(result.timing, a, b) for a, b in ratios)]
+            if memory:
+                cells += [number(r["peak_mb"]) if "peak_mb" in r else r.get("error", "-")
+                          for r in (result.memory.get(m, {}) for m in methods)]
+            if checked:
+                cells.append(agreement_cell(sample_differences(result.samples), limit))
+            loads.append(f"N={size_label(n)}: {result.timing.load.describe()}")
         lines.append("| " + " | ".join(cells) + " |")
-        notes += [f"{m} at N={size_label(n)}: {r['reps']} timed pass(es), cut by --budget"
-                  for m, r in results.items() if r.get("reps", reps) < reps]
-    return lines + ([""] + notes if notes else [])
-
-
-def machine_line(args: argparse.Namespace, methods: list[str]) -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                  if line.startswith("model name")]
-        cpu = models[0] if models else cpu
-    device = args.device
-    if device.startswith("cuda"):
-        device += f" ({torch.cuda.get_device_name(torch.device(device))})"
-    extra = ""
-    if "deepxde" in methods:
-        from importlib.metadata import version
-        extra = f", deepxde {version('deepxde')}"
-    return (f"{platform.platform()}, {cpu}, {os.cpu_count()} cores, torch {torch.__version__}{extra}, "
-            f"{args.threads} threads, {args.dtype}, device {device}; MLP tanh width {args.width}, "
-            f"depth {args.depth}")
+    return lines + ["", "Machine load during the rounds: " + "; ".join(loads) + "." if loads else ""]
 
 
 def preamble(args: argparse.Namespace, methods: list[str], case: Case) -> list[str]:
     command = " ".join(["python benchmarks/residuals.py", *args.argv])
-    settings = model_settings(case, "pinnlab", args).as_dict()
-    engine = ", ".join(f"{k}={settings[k]}" for k in ("engine", "compile") if k in settings)
+    numerics = model_settings(case, "pinnlab", args).numerics
+    extra = ""
+    if "deepxde" in methods:
+        from importlib.metadata import version
+        extra = f", deepxde {version('deepxde')}"
+    device = args.device
+    if device.startswith("cuda"):
+        device += f" ({torch.cuda.get_device_name(torch.device(device))})"
     return [
         "# Residual forward + backward", "",
-        f"`{command}` on {machine_line(args, methods)}.", "",
-        (f"Time: median of up to {args.reps} passes after {args.warmup} warm-up passes (mean squared "
-         "residual, then backward into the parameters), each case in a fresh process. Peak MB: extra "
-         "memory at the peak of one pass over what the process held before it, after the warm-up "
-         "(MiB; on CPU the resident set, in a process of its own run under "
-         f"MALLOC_MMAP_THRESHOLD_={MMAP_THRESHOLD}, good to about 0.5 MB as the kernel counts it per "
-         "CPU). `pinnlab`: the solver's default path for a run as long as the shipped Burgers one "
-         f"({BURGERS_STEPS[0]} Adam + {BURGERS_STEPS[1]} L-BFGS steps; settings {engine}); `a vs b`: time of b / time of a; `rel. diff vs autograd`: max |r - r_autograd| / "
-         f"max |r_autograd| over the first {SAMPLE} residual values of the measured passes at that N "
-         f"(limit {TOLERANCE[args.dtype]:g})."), "",
+        f"`{command}`, commit {revision()}, {machine_description(args.threads)}{extra}, {args.dtype}, "
+        f"device {device}; MLP tanh width {args.width}, depth {args.depth}.", "",
+        (f"Time: median over {args.rounds} interleaved rounds of one pass ({args.repeats} averaged) per "
+         f"method, after {args.warmup} warm-up passes (mean squared residual, then backward into the "
+         "parameters). `pinnlab`: the solver's default path for a run as long as the shipped Burgers one "
+         f"({BURGERS_STEPS[0]} Adam + {BURGERS_STEPS[1]} L-BFGS steps; engine={numerics.engine}, "
+         f"compile={numerics.compile}); `pinnlab-compiled`: compile=on; `b / a`: time of b / time of a. "
+         + verdict_note() + " `rel. diff vs autograd`: max |r - r_autograd| / max |r_autograd| over the "
+         f"first {SAMPLE} residual values of the timed passes (limit {TOLERANCE[args.dtype]:g})."
+         + (" Peak MB: extra memory at the peak of one pass over what the process held before it (MiB; "
+            f"on CPU the resident set, in a process of its own under MALLOC_MMAP_THRESHOLD_={MMAP_THRESHOLD})."
+            if args.memory else "")), "",
     ]
 
 
 def run_benchmark(args: argparse.Namespace) -> None:
     methods = list(dict.fromkeys(args.methods))
     if "deepxde" in methods and not deepxde_installed():
-        print("DeepXDE is not installed (pip install -e '.[bench]'): its columns are left out.", flush=True)
+        print("DeepXDE is not installed (pip install -e '.[bench]', or pip install deepxde): its "
+              "columns are left out.", flush=True)
         methods.remove("deepxde")
     if not methods:
         sys.exit("no method left to measure")
     torch.set_num_threads(args.threads)
     cases = {name: make_case(name) for name in args.problems}
     sizes = [int(float(s)) for s in args.sizes] if args.sizes else default_sizes(args.device)
+    dde = import_deepxde() if "deepxde" in methods else None
     document = [*preamble(args, methods, next(iter(cases.values()))), *check_agreement(cases, methods, args), ""]
     limit, disagreements = TOLERANCE[args.dtype], []
     for name, case in cases.items():
-        rows: dict[int, dict[str, dict[str, Any]]] = {}
-        failed: set[str] = set()
+        rows: dict[int, SizeResult] = {}
         for n in sizes:
-            rows[n] = {}
-            for method in methods:
-                skip = method in failed
-                rows[n][method] = {"error": "skipped"} if skip else measure_case(args, name, method, n)
-                if "error" in rows[n][method]:
-                    failed.add(method)
-            differences = sample_differences(rows[n])
-            print(f"{name} N={size_label(n)}: " + ", ".join(
-                f"{m} {cell(rows[n][m], 'ms')} ms / {cell(rows[n][m], 'peak_mb')} MB" for m in methods)
-                + f"; rel. diff vs autograd: {agreement_cell(differences, limit)}", flush=True)
+            result = rows[n] = time_size(case, n, methods, args, dde)
+            gc.collect()
+            if args.memory and result.timing is not None:
+                result.memory = {m: memory_subprocess(args, name, m, n) for m in methods}
+            differences = sample_differences(result.samples)
+            if result.timing is None:
+                print(f"{name} N={size_label(n)}: {result.error}", flush=True)
+                continue
+            shown = ", ".join(f"{m} {1e3 * result.timing.median(m):.2f} ms" for m in methods)
+            print(f"{name} N={size_label(n)}: {shown}; rel. diff vs autograd: "
+                  f"{agreement_cell(differences, limit)}; {result.timing.load.describe()}", flush=True)
             disagreements += [f"{name}/{m} at N={size_label(n)} ({d:.1e})" for m, d in differences.items()
                               if not d <= limit]
-        lines = table(name, case, methods, rows, args.reps, limit)
+        lines = table(name, case, methods, rows, limit, args.memory)
         print("\n" + "\n".join(lines) + "\n", flush=True)
         document += [*lines, ""]
         write_text(args.table, "\n".join(document))
@@ -569,34 +587,40 @@ def run_benchmark(args: argparse.Namespace) -> None:
 
 
 def default_sizes(device: str) -> list[int]:
-    sizes = [10**3, 10**4, 10**5, 10**6]
-    return sizes + [10**7] if device.startswith("cuda") else sizes
+    sizes = [10**4, 10**5]
+    return sizes + [10**6, 10**7] if device.startswith("cuda") else sizes
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
-    parser.add_argument("--sizes", nargs="+", help="point counts, e.g. 1e3 1e4 (default 1e3..1e6, 1e7 on CUDA)")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--reps", type=int, default=5, help="timed passes per case (median)")
-    parser.add_argument("--budget", type=float, default=60.0, help="stop timing a case after this many seconds")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--sizes", nargs="+", help="point counts, e.g. 1e4 1e5 (default 1e4 1e5, up to 1e7 on CUDA)")
+    parser.add_argument("--methods", nargs="+", default=["pinnlab", "pinnlab-compiled", "autograd", "deepxde"],
+                        choices=METHODS)
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (medians over rounds)")
+    parser.add_argument("--repeats", type=int, default=1, help="passes per method per round, averaged")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     parser.add_argument("--warmup", type=int, default=2, help="untimed passes before measuring")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a pinnlab setting for the models (repeatable), e.g. engine=jets")
+                        help="a pinnlab setting for the pinnlab models (repeatable), e.g. numerics.engine=jets")
     parser.add_argument("--width", type=int, default=20)
     parser.add_argument("--depth", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measuring process")
+    parser.add_argument("--memory", action="store_true", help="also measure each pass's peak memory (own processes)")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per memory process")
     parser.add_argument("--table", type=Path, default=ROOT / "results" / "residuals.md")
     parser.add_argument("--one", nargs=3, metavar=("PROBLEM", "METHOD", "N"), help=argparse.SUPPRESS)
-    parser.add_argument("--measure", nargs="+", default=["memory", "time"], choices=("memory", "time"),
-                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    if args.reps < 1 or args.warmup < 0:
-        parser.error("--reps must be >= 1 and --warmup >= 0")
+    if args.rounds < 1 or args.repeats < 1 or args.warmup < 0 or args.threads < 1:
+        parser.error("--rounds, --repeats and --threads must be >= 1 and --warmup >= 0")
+    try:
+        sizes = [float(s) for s in args.sizes or []]
+    except ValueError:
+        parser.error(f"--sizes expects point counts such as 1e4, got {' '.join(args.sizes)}")
+    if any(s < 1 or not s.is_integer() for s in sizes):
+        parser.error(f"--sizes expects whole point counts >= 1, got {' '.join(args.sizes)}")
     malformed = [item for item in args.set if "=" not in item]
     if malformed:
         parser.error(f"--set expects NAME=VALUE, got {', '.join(malformed)}")
@@ -607,7 +631,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.one:
-        print(RESULT_TAG + json.dumps(measure_one(args)), flush=True)
+        print(RESULT_TAG + json.dumps(measure_memory(args)), flush=True)
     else:
         run_benchmark(args)
 

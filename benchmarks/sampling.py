@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--equation", default="burgers")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--extra", default="--points 1000 --set refine_every=500 --set refine_points=100",
+    parser.add_argument("--extra", default="--points 1000 --set refine.every=500 --set refine.points=100",
                         help="solve arguments shared by every method")
     parser.add_argument("--table", type=Path, default=ROOT / "results" / "sampling.md")
     parser.add_argument("--jobs", type=int, default=1, help="runs side by side (give each one thread)")

@@ -166,7 +166,7 @@ def main() -> None:
                         help="default: every suite equation shipped in equations/; none with --deepxde: "
                              "DeepXDE's example alone")
     parser.add_argument("--deepxde", action="store_true", help="also run DeepXDE's Burgers example")
-    parser.add_argument("--extra", default="", help="extra solve arguments for every run, e.g. '--set threads=1'")
+    parser.add_argument("--extra", default="", help="extra solve arguments for every run, e.g. '--set numerics.threads=1'")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks.md")
     args = parser.parse_args()
     extra = shlex.split(args.extra)

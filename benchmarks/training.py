@@ -1,12 +1,12 @@
 """Wall time per optimizer step on the default Burgers setup: pinnlab against DeepXDE.
 
-    python benchmarks/training.py [--adam-steps 200] [--lbfgs-iterations 100] [--repeats 3]
+    python benchmarks/training.py [--adam-steps 200] [--lbfgs-iterations 100] [--repeats 5]
                                   [--threads 2] [--set NAME=VALUE] [--table results/training.md]
 
 pinnlab: ``equations/burgers.py`` with its defaults (width 20, depth 4, 4000 Sobol points,
 float32, the hard-constraint output transform), the model built once by ``build_model`` from the
 default run's settings (so the engine and any compilation are what ``pinnlab solve`` would use)
-and trained by ``pinnlab.training.trainer.Trainer``, the solver's own loop (Adam with its learning-rate
+and trained by ``pinnlab.training.plan.build_training``, the solver's own loop (Adam with its learning-rate
 schedule, then L-BFGS in chunks of ``log_every`` iterations with a strong-Wolfe line search).
 
 DeepXDE: its Burgers example set up to match: ``Interval(-1, 1) x TimeDomain(0, 0.99)``, the
@@ -22,8 +22,9 @@ costs cancel out: Adam runs of ``--adam-warmup`` and ``--adam-warmup + --adam-st
 runs, from the weights the longer Adam run ends with, of ``--lbfgs-warmup`` and ``--lbfgs-warmup +
 --lbfgs-iterations`` iterations. L-BFGS iterations differ in cost (the line search evaluates the
 loss a varying number of times), so the table also gives the time per loss evaluation (torch's
-``func_evals``). Each side runs an untimed warm-up first; the sides alternate, ``--repeats``
-times, and the table gives medians. Prints a Markdown table and writes results/training.md.
+``func_evals``). Each side runs an untimed warm-up first; the sides alternate (the first side changing
+from repeat to repeat, benchmarks/timing.py), ``--repeats`` times; the table gives medians and the
+ratio as the median of the per-repeat ratios with its spread. Prints a Markdown table and writes results/training.md.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ from pinnlab import Problem, Settings, load_problem
 from pinnlab.runtime.atomic import write_text
 from pinnlab.model.field_model import build_model
 from pinnlab.solver.job import resolve_settings
-from pinnlab.training.trainer import Trainer
-from residuals import deepxde_installed, import_deepxde  # the sibling script (benchmarks/ is on sys.path)
+from pinnlab.training.plan import build_training
+from residuals import deepxde_installed, import_deepxde  # the sibling scripts (benchmarks/ is on sys.path)
+from machine import revision
+from timing import interleaved, summarise, verdict_note
 
 ROOT = Path(__file__).resolve().parent.parent
 EQUATION = ROOT / "equations" / "burgers.py"
@@ -93,17 +96,18 @@ class PinnlabRun:
 
 def pinnlab_run(problem: Problem, model: torch.nn.Module, settings: Settings,
                 start: dict[str, torch.Tensor]) -> PinnlabRun:
-    """Time ``Trainer.run()`` (the solver's training call) from the weights ``start``. L-BFGS
+    """Time ``build_training(...).run()`` (the solver's training call) from the weights ``start``. L-BFGS
     evaluations are read at every logged step, which includes the end of every L-BFGS chunk,
     before a restart replaces the optimizer."""
     model.load_state_dict(start)
     evaluations: dict[torch.optim.Optimizer, int] = {}
 
     def count(step: int, losses: dict[str, float]) -> None:
-        if trainer.lbfgs is not None:
-            evaluations[trainer.lbfgs] = lbfgs_counts(trainer.lbfgs)[1]
+        lbfgs = trainer.phase("lbfgs")
+        if lbfgs is not None and lbfgs.optimizer is not None:
+            evaluations[lbfgs.optimizer] = lbfgs_counts(lbfgs.optimizer)[1]
 
-    trainer = Trainer(problem, model, settings, on_log=count)
+    trainer = build_training(problem, model, settings, on_log=count)
     started = time.perf_counter()
     result = trainer.run()
     seconds = time.perf_counter() - started
@@ -215,12 +219,14 @@ def medians(timings: list[Timing]) -> Timing:
     return {key: statistics.median(t[key] for t in timings) for key in timings[0]}
 
 
-def ratio(pinnlab: Timing, deepxde: Timing | None, key: str) -> str:
-    return f"{deepxde[key] / pinnlab[key]:.2f}x" if deepxde else "-"
+def ratio(pinnlab: list[Timing], deepxde: list[Timing], key: str) -> str:
+    """Median of the per-repeat ratios DeepXDE / pinnlab, with its spread (benchmarks/timing.py)."""
+    return summarise([d[key] / p[key] for p, d in zip(pinnlab, deepxde)]).describe() if deepxde else "-"
 
 
-def report(args: argparse.Namespace, settings: Settings, pinnlab: Timing, deepxde: Timing | None,
-           dde: ModuleType | None) -> list[str]:
+def report(args: argparse.Namespace, settings: Settings, pinnlab_runs: list[Timing], deepxde_runs: list[Timing],
+           dde: ModuleType | None, load: str) -> list[str]:
+    pinnlab, deepxde = medians(pinnlab_runs), medians(deepxde_runs) if deepxde_runs else None
     command = " ".join(["python benchmarks/training.py", *args.argv])
     versions = f"torch {torch.__version__}" + (f", deepxde {dde.__version__}" if dde else "")
     chosen = settings.as_dict()
@@ -229,10 +235,10 @@ def report(args: argparse.Namespace, settings: Settings, pinnlab: Timing, deepxd
     lines = [
         "# Training step time, default Burgers setup", "",
         (f"`{command}` on {platform.platform()}, {os.cpu_count()} cores, {versions}, "
-         f"{torch.get_num_threads()} threads."), "",
+         f"{torch.get_num_threads()} threads, commit {revision()}; {load}."), "",
         (f"pinnlab settings: {shown}. Medians of {args.repeats} repeats; Adam over {args.adam_steps} "
          f"steps, L-BFGS over {args.lbfgs_iterations} iterations, after warm-up (see the script's "
-         "docstring)."), "",
+         "docstring). The sides alternate, the first side changing each repeat. " + verdict_note()), "",
     ]
     if dde is None:
         lines += ["DeepXDE is not installed (pip install -e '.[bench]'): pinnlab only.", ""]
@@ -244,7 +250,7 @@ def report(args: argparse.Namespace, settings: Settings, pinnlab: Timing, deepxd
     for label, key in rows:
         cells = [label, f"{pinnlab[key]:.2f}"]
         if deepxde:
-            cells += [f"{deepxde[key]:.2f}", ratio(pinnlab, deepxde, key) if key != "evals_per_iteration" else ""]
+            cells += [f"{deepxde[key]:.2f}", ratio(pinnlab_runs, deepxde_runs, key) if key != "evals_per_iteration" else ""]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -260,16 +266,23 @@ def run_benchmark(args: argparse.Namespace) -> None:
         print("DeepXDE is not installed (pip install -e '.[bench]'): timing pinnlab only.", flush=True)
     if settings.dtype == "float64" and dde is not None:
         dde.config.set_default_float("float64")
-    pinnlab_timings, deepxde_timings = [], []
-    for repeat in range(args.repeats):
+    pinnlab_timings: list[Timing] = []
+    deepxde_timings: list[Timing] = []
+
+    def pinnlab_side() -> None:
         adam, start = pinnlab_adam(problem, model, initial, args)
         pinnlab_timings.append({**adam, **pinnlab_lbfgs(problem, model, args, start)})
-        print(f"repeat {repeat + 1}: pinnlab " + format_timing(pinnlab_timings[-1]), flush=True)
-        if dde is not None:
-            adam, dde_model = deepxde_adam(dde, settings, args)
-            deepxde_timings.append({**adam, **deepxde_lbfgs(dde, dde_model, args)})
-            print(f"repeat {repeat + 1}: deepxde " + format_timing(deepxde_timings[-1]), flush=True)
-    lines = report(args, settings, medians(pinnlab_timings), medians(deepxde_timings) if dde else None, dde)
+        print(f"repeat {len(pinnlab_timings)}: pinnlab " + format_timing(pinnlab_timings[-1]), flush=True)
+
+    def deepxde_side() -> None:
+        adam, dde_model = deepxde_adam(dde, settings, args)
+        deepxde_timings.append({**adam, **deepxde_lbfgs(dde, dde_model, args)})
+        print(f"repeat {len(deepxde_timings)}: deepxde " + format_timing(deepxde_timings[-1]), flush=True)
+
+    sides = {"pinnlab": pinnlab_side, **({"deepxde": deepxde_side} if dde is not None else {})}
+    # each side times itself (differences of runs); interleaved gives the alternation and the load
+    load = interleaved(sides, args.repeats, warmup=0).load.describe()
+    lines = report(args, settings, pinnlab_timings, deepxde_timings, dde, load)
     print("\n" + "\n".join(lines))
     write_text(args.table, "\n".join(lines) + "\n")
     print(f"table written to {args.table}")
@@ -289,7 +302,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lbfgs-warmup", type=int, default=50,
                         help="L-BFGS iterations of the shorter run; a multiple of log_every (50) keeps its "
                              "chunks the first chunks of the longer run")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of each side, alternating")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a pinnlab setting (repeatable), e.g. engine=jets; applies to DeepXDE's "

@@ -17,9 +17,9 @@ are not safe: with few points SSBroyden can fit them with a wrong solution.
 
 Why no time curriculum by default: with this optimizer and 3000 points, training on the whole
 interval does better than marching in windows, each of which inherits its predecessor's
-end-state error. With few points (``--set points=250``) it is the other way round: the whole
-interval settles on a wrong solution and marching (``--set curriculum=10
---set curriculum_mode=march``) converges. Measurements: docs/benchmarks/allen-cahn.md.
+end-state error. With few points (``--set sampling.points=250``) it is the other way round: the whole
+interval settles on a wrong solution and marching (``--set curriculum.windows=10
+--set curriculum.mode=march``) converges. Measurements: docs/benchmarks/allen-cahn.md.
 """
 
 import math
@@ -50,8 +50,11 @@ reference = Spectral(
 )
 
 defaults = {
-    "width": 32, "depth": 3, "periodic": "x", "points": 3000, "boundary_points": 512,
-    "weights": {"initial": 100.0}, "dtype": "float64",
-    "steps": 1000, "lr": 1e-3, "resample_every": 200, "lbfgs_steps": 0,
-    "second_order": "ssbroyden", "second_order_steps": 3000,
+    "network": {"width": 32, "depth": 3, "periodic": "x"},
+    "sampling": {"points": 3000, "boundary_points": 512, "resample_every": 200},
+    "phases": "adam,ssbroyden",
+    "adam": {"steps": 1000, "lr": 1e-3},
+    "ssbroyden": {"steps": 3000},
+    "weights": {"initial": 100.0},
+    "numerics": {"dtype": "float64"},
 }

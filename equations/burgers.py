@@ -9,8 +9,8 @@ the residual.
 
 The defaults are quick (float32, Adam then L-BFGS: about 1e-3 in a minute). For high accuracy:
 
-    pinnlab solve equations/burgers.py --dtype float64 --lbfgs-steps 0 --set second_order=ssbroyden \\
-        --set second_order_steps=15000 --set refine=rad --set refine_every=500
+    pinnlab solve equations/burgers.py --dtype float64 --set phases=adam,ssbroyden \\
+        --set ssbroyden.steps=15000 --set refine.method=rad --set refine.every=500
 
 Adam, then 15000 iterations of dense self-scaled Broyden in float64, with the 4000 points
 redrawn by residual (RAD) every 500 iterations. With the points fixed, the same optimizer drives
@@ -56,6 +56,9 @@ reference = ExactOnGrid(
 # stall in L-BFGS near 1e-2), then L-BFGS does the converging. float32 halves the cost of an
 # iteration on a CPU; see the README for the float64 setting that reaches 5e-4.
 defaults = {
-    "width": 20, "depth": 4, "points": 4000, "sampler": "sobol", "dtype": "float32",
-    "steps": 1000, "lr": 1e-3, "lbfgs_steps": 4000,
+    "network": {"width": 20, "depth": 4},
+    "sampling": {"points": 4000, "sampler": "sobol"},
+    "adam": {"steps": 1000, "lr": 1e-3},
+    "lbfgs": {"steps": 4000},
+    "numerics": {"dtype": "float32"},
 }

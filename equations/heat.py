@@ -34,6 +34,9 @@ conditions = {
 reference = Exact(exact)
 
 defaults = {
-    "width": 32, "depth": 3, "points": 2000, "boundary_points": 400, "steps": 500,
-    "lbfgs_steps": 1500, "dtype": "float64",
+    "network": {"width": 32, "depth": 3},
+    "sampling": {"points": 2000, "boundary_points": 400},
+    "adam": {"steps": 500},
+    "lbfgs": {"steps": 1500},
+    "numerics": {"dtype": "float64"},
 }

@@ -40,7 +40,10 @@ def output_transform(x, y, u):
 reference = Exact(exact)
 
 defaults = {
-    "width": 20, "depth": 3, "points": 2000, "dtype": "float64",
-    "steps": 500, "lr": 1e-3, "lbfgs_steps": 0,
-    "second_order": "lm", "second_order_steps": 200,
+    "network": {"width": 20, "depth": 3},
+    "sampling": {"points": 2000},
+    "phases": "adam,lm",
+    "adam": {"steps": 500, "lr": 1e-3},
+    "lm": {"steps": 200},
+    "numerics": {"dtype": "float64"},
 }

@@ -39,7 +39,12 @@ reference = Spectral(
 )
 
 defaults = {
-    "width": 32, "depth": 3, "periodic": "x", "points": 3000, "boundary_points": 512,
-    "weights": {"initial": 100.0}, "dtype": "float64", "steps": 1000, "lr": 1e-3, "lbfgs_steps": 0,
-    "second_order": "ssbroyden", "second_order_steps": 5000, "refine": "rad", "refine_every": 500,
+    "network": {"width": 32, "depth": 3, "periodic": "x"},
+    "sampling": {"points": 3000, "boundary_points": 512},
+    "phases": "adam,ssbroyden",
+    "adam": {"steps": 1000, "lr": 1e-3},
+    "ssbroyden": {"steps": 5000},
+    "refine": {"method": "rad", "every": 500},
+    "weights": {"initial": 100.0},
+    "numerics": {"dtype": "float64"},
 }

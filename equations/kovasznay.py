@@ -16,7 +16,7 @@ Defaults: a 32 x 3 float64 network, 2000 interior and 400 boundary points, 1000 
 1000 L-BFGS iterations, then 2000 SSBroyden iterations.
 
 Measured 2026-12-07 on commit 7e2e96b (with gauges added), ``pinnlab solve equations/kovasznay.py
---set threads=1``, seed 0, one thread of a 2-core x86_64 CPU, torch 2.13.0: relative L2 error
+--set numerics.threads=1``, seed 0, one thread of a 2-core x86_64 CPU, torch 2.13.0: relative L2 error
 u 8.1e-6, v 3.7e-5, p 2.3e-5 in 84 to 92 s (two runs). Without SSBroyden (4000 L-BFGS
 iterations): u 1.6e-3, v 5.8e-3, p 2.5e-3 in 78 s.
 """
@@ -71,6 +71,11 @@ reference = Exact(lambda x, y: {"u": exact_u(x, y), "v": exact_v(x, y), "p": exa
 gauges = {"p": Mean()}  # p is defined up to a constant: compare it after matching the means
 
 defaults = {
-    "width": 32, "depth": 3, "points": 2000, "boundary_points": 400, "dtype": "float64",
-    "steps": 1000, "lbfgs_steps": 1000, "second_order": "ssbroyden", "second_order_steps": 2000,
+    "network": {"width": 32, "depth": 3},
+    "sampling": {"points": 2000, "boundary_points": 400},
+    "phases": "adam,lbfgs,ssbroyden",
+    "adam": {"steps": 1000},
+    "lbfgs": {"steps": 1000},
+    "ssbroyden": {"steps": 2000},
+    "numerics": {"dtype": "float64"},
 }

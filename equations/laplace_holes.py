@@ -60,7 +60,10 @@ conditions = {
 reference = TableData("data/pinnacle_poisson1_cg_data.dat")
 
 defaults = {
-    "width": 20, "depth": 3, "points": 2000, "boundary_points": 400, "dtype": "float64",
-    "steps": 1000, "lr": 1e-3, "lbfgs_steps": 0,
-    "second_order": "lm", "second_order_steps": 300,
+    "network": {"width": 20, "depth": 3},
+    "sampling": {"points": 2000, "boundary_points": 400},
+    "phases": "adam,lm",
+    "adam": {"steps": 1000, "lr": 1e-3},
+    "lm": {"steps": 300},
+    "numerics": {"dtype": "float64"},
 }

@@ -116,7 +116,12 @@ reference = TableData("data/pinnacle_lid_driven_a4.dat",
                       inputs={"x": 0, "y": 1}, fields={"u": 2, "v": 3, "p": 4})
 
 defaults = {
-    "width": 24, "depth": 3, "points": 2500, "boundary_points": 100, "dtype": "float64",
-    "steps": 1000, "lr": 1e-3, "lbfgs_steps": 1000, "refine": "rad", "refine_every": 500,
-    "second_order": "ssbroyden", "second_order_steps": 4000,
+    "network": {"width": 24, "depth": 3},
+    "sampling": {"points": 2500, "boundary_points": 100},
+    "phases": "adam,lbfgs,ssbroyden",
+    "adam": {"steps": 1000, "lr": 1e-3},
+    "lbfgs": {"steps": 1000},
+    "ssbroyden": {"steps": 4000},
+    "refine": {"method": "rad", "every": 500},
+    "numerics": {"dtype": "float64"},
 }

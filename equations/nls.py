@@ -53,8 +53,11 @@ reference = Spectral(
 )
 
 defaults = {
-    "width": 64, "depth": 4, "periodic": "x", "points": 3000, "boundary_points": 512,
-    "weights": {"initial_u": 100.0, "initial_v": 100.0}, "dtype": "float32",
-    "steps": 1000, "lr": 1e-3, "resample_every": 200, "lbfgs_steps": 7000,
-    "curriculum": 10, "curriculum_mode": "march", "curriculum_every": 0,
+    "network": {"width": 64, "depth": 4, "periodic": "x"},
+    "sampling": {"points": 3000, "boundary_points": 512, "resample_every": 200},
+    "adam": {"steps": 1000, "lr": 1e-3},
+    "lbfgs": {"steps": 7000},
+    "curriculum": {"windows": 10, "mode": "march", "every": 0},
+    "weights": {"initial_u": 100.0, "initial_v": 100.0},
+    "numerics": {"dtype": "float32"},
 }

@@ -34,6 +34,10 @@ reference = Exact(exact)
 # The residual is of the size of f (about 50) while boundary errors are of the size of u (about
 # 1), so the boundary term is weighted up to be heard.
 defaults = {
-    "width": 32, "depth": 3, "points": 2000, "boundary_points": 400, "steps": 500,
-    "lbfgs_steps": 1500, "dtype": "float64", "weights": {"boundary": 100.0},
+    "network": {"width": 32, "depth": 3},
+    "sampling": {"points": 2000, "boundary_points": 400},
+    "adam": {"steps": 500},
+    "lbfgs": {"steps": 1500},
+    "weights": {"boundary": 100.0},
+    "numerics": {"dtype": "float64"},
 }

@@ -42,6 +42,10 @@ conditions = {
 reference = Exact(exact)
 
 defaults = {
-    "width": 64, "depth": 4, "points": 4000, "boundary_points": 400, "dtype": "float64",
-    "steps": 3000, "lbfgs_steps": 3000, "balance": "ntk",
+    "network": {"width": 64, "depth": 4},
+    "sampling": {"points": 4000, "boundary_points": 400},
+    "adam": {"steps": 3000},
+    "lbfgs": {"steps": 3000},
+    "balance": {"method": "ntk"},
+    "numerics": {"dtype": "float64"},
 }

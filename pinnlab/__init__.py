@@ -14,7 +14,8 @@ from pinnlab.geometry import (
 from pinnlab.problem.gauges import Mean, PinnedAt
 from pinnlab.model.network import MLP
 from pinnlab.problem.equation_module import Problem, load_problem
-from pinnlab.problem.reference import Exact, ExactOnGrid, GridData, Spectral, TableData
+from pinnlab.problem.reference import Exact, ExactOnGrid, GridData, TableData
+from pinnlab.problem.spectral_reference import Spectral
 from pinnlab.solver.settings import Settings
 from pinnlab.solver.job import SolveResult, resolve_settings, solve
 

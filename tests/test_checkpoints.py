@@ -10,7 +10,8 @@ from pinnlab import Dirichlet, Exact, Interval, Problem, resolve_settings, solve
 from pinnlab.training.checkpoint import CheckpointError, CheckpointStore
 from pinnlab.commands.main import main
 from pinnlab.model.field_model import build_model
-from pinnlab.training.trainer import NonFiniteLossError, Trainer
+from pinnlab.training.context import NonFiniteLossError
+from pinnlab.training.trainer import train
 
 QUICK = {"progress": False, "log_every": 10, "checkpoint_every": 20, "points": 200,
          "boundary_points": 8, "width": 12, "depth": 2, "grid": (33,)}
@@ -39,10 +40,7 @@ def run_until(problem, settings, store, stop_at=None, resume=False):
         if stop_at is not None and step >= stop_at:
             raise Interrupt
 
-    trainer = Trainer(problem, model, settings, store, on_log)
-    if resume:
-        trainer.resume(store.load("last"))
-    return trainer.run(), model
+    return train(problem, model, settings, on_log, store, store.load("last") if resume else None), model
 
 
 @pytest.mark.parametrize("overrides, stop_at", [
@@ -86,7 +84,8 @@ def test_best_checkpoint_has_the_lowest_saved_loss(tmp_path):
     run_until(problem, settings, store)
     best, last = (torch.load(p, weights_only=True) for p in (store.best, store.last))
     assert last["finished"] and last["step"] == 100
-    assert best["best_loss"] == last["best_loss"] <= min(last["history"]["total"][-3:])
+    best_loss = [state["hooks"]["checkpoint"]["best_loss"] for state in (best, last)]
+    assert best_loss[0] == best_loss[1] <= min(last["history"]["total"][-3:])
 
 
 def test_checkpoint_of_another_network_or_equation_is_refused(tmp_path):
@@ -115,12 +114,12 @@ def test_checkpoint_with_arbitrary_objects_is_not_unpickled(tmp_path):
 
 def test_cli_resume_continues_and_reports_the_step(tmp_path, capsys):
     args = ["solve", "equations/poisson.py", "--points", "200", "--out", str(tmp_path), "--quiet",
-            "--set", "grid=9x9", "--set", "checkpoint_every=20", "--set", "log_every=10"]
+            "--set", "output.grid=9x9", "--set", "checkpoint.every=20", "--set", "output.log_every=10"]
     assert main([*args, "--steps", "40", "--lbfgs-steps", "0"]) == 0
     assert main([*args, "--steps", "40", "--lbfgs-steps", "30", "--resume"]) == 0
     state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     # more L-BFGS iterations apply to a finished run: it trains on and records them
-    assert state["finished"] and 40 < state["step"] <= 70 and state["lbfgs_counters"][0] == state["step"] - 40
+    assert state["finished"] and 40 < state["step"] <= 70 and state["phases"]["lbfgs"]["done"] == state["step"] - 40
     assert json.loads(state["settings"])["lbfgs_steps"] == 30
 
 

@@ -8,9 +8,11 @@ import torch
 
 from pinnlab import Hyperbox, Interval, Problem, TimeInterval
 from pinnlab.derivatives.chunked_loss import CHUNK_BYTES, CHUNK_BYTES_CUDA, MIN_CHUNK_POINTS, chunk_count, derivative_streams
-from pinnlab.training.losses import Collocation, loss_terms, residual_derivatives, residual_terms, residual_values
+from pinnlab.derivatives.engines import Autograd, Jets
+from pinnlab.training.losses import loss_terms, residual_derivatives, residual_terms, residual_values
+from pinnlab.training.collocation import Collocation
 from pinnlab.model.field_model import build_model
-from pinnlab.solver.job import resolve_settings
+from pinnlab.solver.job import resolve_settings, training_engine
 from pinnlab.training.trainer import train
 
 
@@ -34,14 +36,17 @@ def second(v_x, u):
     return v_x + u
 
 
+ENGINES = {"jets": Jets, "autograd": Autograd}
+
+
 def settings_for(problem: Problem, engine: str = "jets", chunk: int = 0, **extra):
     return resolve_settings(problem, {"dtype": "float64", "width": 16, "depth": 2, "engine": engine,
                                       "residual_chunk": chunk, "steps": 10, "lbfgs_steps": 0,
                                       "progress": False, **extra})
 
 
-def make(problem: Problem, engine: str = "jets", chunk: int = 0):
-    return build_model(problem, settings_for(problem, engine, chunk))
+def make(problem: Problem):
+    return build_model(problem, settings_for(problem))
 
 
 def gradient(model, term):
@@ -54,26 +59,27 @@ def gradient(model, term):
 def test_chunks_give_the_whole_sets_loss_values_and_gradient(engine):
     problem = Problem.define("poisson", domain=Hyperbox([0.0] * 4, [1.0] * 4), residual=poisson)
     points = torch.rand(1000, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    whole, chunked = make(problem, engine, chunk=10**9), make(problem, engine, chunk=300)
+    whole, chunked = make(problem), make(problem)
     whole_values, chunked_values = {}, {}
-    (a,) = residual_terms(problem, whole, points, values=whole_values).values()
-    (b,) = residual_terms(problem, chunked, points, values=chunked_values).values()
+    at_once, in_chunks = ENGINES[engine](residual_chunk=10**9), ENGINES[engine](residual_chunk=300)
+    (a,) = residual_terms(problem, whole, points, values=whole_values, engine=at_once).values()
+    (b,) = residual_terms(problem, chunked, points, values=chunked_values, engine=in_chunks).values()
     assert len(chunked_values["residual"]) == 4  # 1000 points in chunks of at most 300
     assert torch.allclose(a, b, rtol=1e-12, atol=0)
     assert torch.allclose(torch.cat(whole_values["residual"]), torch.cat(chunked_values["residual"]),
                           rtol=1e-12, atol=1e-14)
     assert torch.allclose(gradient(whole, a), gradient(chunked, b), rtol=1e-10, atol=1e-14)
-    reference = residual_values(problem, whole, points)["residual"].square().mean()
+    reference = residual_values(problem, whole, points, engine=at_once)["residual"].square().mean()
     assert torch.allclose(a, reference, rtol=1e-12, atol=0)
 
 
 def test_a_chunked_term_scales_its_gradient_with_its_weight():
     problem = Problem.define("poisson", domain=Hyperbox([0.0] * 3, [1.0] * 3), residual=poisson)
     points = torch.rand(500, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    model = make(problem, chunk=100)
-    (term,) = residual_terms(problem, model, points).values()
+    model, engine = make(problem), Jets(residual_chunk=100)
+    (term,) = residual_terms(problem, model, points, engine=engine).values()
     once = gradient(model, term)
-    (term,) = residual_terms(problem, model, points).values()
+    (term,) = residual_terms(problem, model, points, engine=engine).values()
     assert torch.allclose(gradient(model, 2.5 * term), 2.5 * once, rtol=1e-12, atol=0)
 
 
@@ -83,7 +89,7 @@ def test_training_in_chunks_follows_the_same_path():
     for chunk in (10**9, 100):
         settings = settings_for(problem, "jets", chunk, points=256, steps=20, lbfgs_steps=10)
         model = build_model(problem, settings)
-        result = train(problem, model, settings)
+        result = train(problem, model, settings, engine=training_engine(problem, model, settings))
         results.append((result.final_losses["residual"], torch.cat([p.reshape(-1) for p in model.parameters()])))
     (loss_a, params_a), (loss_b, params_b) = results
     assert loss_b == pytest.approx(loss_a, rel=1e-6)
@@ -94,15 +100,16 @@ def test_several_residuals_and_gradient_free_evaluations_stay_whole():
     problem = Problem.define("pair", domain=Interval(0.0, 1.0), fields=("u", "v"),
                              residuals={"first": first, "second": second})
     points = torch.rand(600, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    model = make(problem, chunk=100)
+    model, engine = make(problem), Jets(residual_chunk=100)
     values = {}
-    terms = loss_terms(problem, model, Collocation(points, {}))
-    residual_terms(problem, model, points, values=values)
+    terms = loss_terms(problem, model, Collocation(points, {}), engine=engine)
+    residual_terms(problem, model, points, values=values, engine=engine)
     assert set(terms) == {"first", "second"} and all(len(v) == 1 for v in values.values())
     single = Problem.define("poisson", domain=Hyperbox([0.0] * 2, [1.0] * 2), residual=poisson)
     with torch.no_grad():
         values = {}
-        residual_terms(single, make(single, chunk=100), torch.rand(600, 2, dtype=torch.float64), values=values)
+        residual_terms(single, make(single), torch.rand(600, 2, dtype=torch.float64), values=values,
+                       engine=Jets(residual_chunk=100))
     assert len(values["residual"]) == 1
 
 

@@ -11,7 +11,8 @@ import torch
 
 from pinnlab import load_problem, resolve_settings, solve
 from pinnlab.training.checkpoint import CheckpointStore
-from pinnlab.training.losses import residual_values, sample_interior
+from pinnlab.training.losses import residual_values
+from pinnlab.training.collocation import sample_interior
 from pinnlab.model.field_model import build_model
 from pinnlab.geometry.sampling import make_sampler
 from test_checkpoints import QUICK, Interrupt, poisson, run_until

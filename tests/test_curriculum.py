@@ -10,7 +10,8 @@ from pinnlab import Interval, Problem, load_problem, resolve_settings, solve
 from pinnlab.training.checkpoint import CheckpointStore
 from pinnlab.training.curriculum import CausalWeights
 from pinnlab.model.field_model import build_model
-from pinnlab.training.trainer import Trainer
+from pinnlab.training.hooks.time_schedule import TimeSchedule
+from pinnlab.training.plan import build_training
 
 HEAT = load_problem("equations/heat.py")
 QUICK = {"progress": False, "log_every": 10, "points": 300, "boundary_points": 40, "width": 12,
@@ -19,7 +20,7 @@ QUICK = {"progress": False, "log_every": 10, "points": 300, "boundary_points": 4
 
 def trainer(settings, store=None, on_log=None):
     torch.manual_seed(settings.seed)
-    return Trainer(HEAT, build_model(HEAT, settings), settings, store, on_log)
+    return build_training(HEAT, build_model(HEAT, settings), settings, store, on_log)
 
 
 def test_windows_advance_on_schedule_and_points_stay_inside():
@@ -27,8 +28,8 @@ def test_windows_advance_on_schedule_and_points_stay_inside():
                                        "curriculum_every": 20})
     seen = {}
     run = trainer(settings, on_log=lambda step, _: seen.setdefault(step, (
-        float(run.collocation.interior[:, 1].max()),
-        max(float(b.points[:, 1].max()) for b in run.collocation.conditions.values()))))
+        float(run.context.collocation.interior[:, 1].max()),
+        max(float(b.points[:, 1].max()) for b in run.context.collocation.conditions.values()))))
     result = run.run()
     assert result.stages == [(0, 0.25), (20, 0.5), (40, 0.75), (60, 1.0)]
     for step, (interior_t, condition_t) in seen.items():
@@ -52,7 +53,7 @@ def test_curriculum_without_time_is_refused():
 
 def test_causal_weights_follow_the_formula_and_the_schedule():
     settings = resolve_settings(HEAT, {"causal_eps": 0.5, "causal_bins": 4, "causal_eps_max": 50})
-    causal = CausalWeights(HEAT, settings)
+    causal = CausalWeights(HEAT, settings.causal)
     t = torch.tensor([0.1, 0.2, 0.3, 0.6, 0.9], dtype=torch.float64)  # bins 0, 0, 1, 2, 3
     squared = torch.tensor([1.0, 3.0, 4.0, 1.0, 5.0], dtype=torch.float64)
     slices = torch.tensor([2.0, 4.0, 1.0, 5.0], dtype=torch.float64)
@@ -75,9 +76,9 @@ def test_causal_training_resolves_early_times_first():
                                        "causal_eps_max": 100.0, "lr": 3e-3})
     run = trainer(settings)
     run.run()
-    t = run.collocation.interior[:, 1]
+    t = run.context.collocation.interior[:, 1]
     from pinnlab.training.losses import residual_values
-    r = residual_values(HEAT, run.model, run.collocation.interior)["residual"].detach().square()
+    r = residual_values(HEAT, run.model, run.context.collocation.interior)["residual"].detach().square()
     early, late = r[t < 0.25].mean(), r[t > 0.75].mean()
     assert early < late  # with a steep causal weight, late times have barely been trained
 
@@ -97,12 +98,11 @@ def test_curriculum_and_causal_resume_bit_identical(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         trainer(settings, store, stop).run()
     resumed = trainer(settings, store)
-    resumed.resume(store.load())
-    result = resumed.run()
+    result = resumed.run(resume_from=store.load())
     assert result.resumed_from == 40
     for name, value in whole.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[name]), name
-    assert result.stages == whole.stages
+    assert result.stages == whole.hook(TimeSchedule).stages
 
 
 def test_refinements_and_windows_reach_the_output_files(tmp_path):
@@ -164,8 +164,8 @@ def test_every_redraw_is_recorded_with_its_residual(tmp_path):
     used = {}
 
     def look(step, _):  # the points training uses, and |r| there before this step's update
-        interior = run.collocation.interior.clone()
-        used[step] = (interior.numpy(), residual_norms(run.active, run.model, interior).numpy())
+        interior = run.context.collocation.interior.clone()
+        used[step] = (interior.numpy(), residual_norms(run.context.active, run.model, interior).numpy())
 
     run = trainer(settings, on_log=look)
     result = run.run()

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pinnlab.derivatives.derivative import (
-    Derivative, DerivativeNameError, closure, compute_derivatives, derivative_name, parse_derivative,
-)
+from pinnlab.derivatives.autograd import compute_derivatives
+from pinnlab.derivatives.derivative import Derivative, DerivativeNameError, closure, derivative_name, parse_derivative
 
 INPUTS = ("x", "t")
 FIELDS = ("u", "v")
@@ -98,7 +97,8 @@ def test_multi_letter_inputs_split_by_longest_match():
 GRADIENT_DIGEST = """
 import hashlib, torch
 from pinnlab import load_problem, resolve_settings
-from pinnlab.training.losses import loss_terms, sample_collocation
+from pinnlab.training.losses import loss_terms
+from pinnlab.training.collocation import sample_collocation
 from pinnlab.model.field_model import build_model
 from pinnlab.geometry.sampling import make_sampler
 problem = load_problem("equations/burgers.py")

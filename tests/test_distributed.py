@@ -18,10 +18,12 @@ from pinnlab.runtime import distributed
 from pinnlab import load_problem, resolve_settings
 from pinnlab.training.checkpoint import CheckpointError
 from pinnlab.commands.main import main
-from pinnlab.training.losses import concat_collocations, rank_share, rank_share_seed, sample_collocation
+from pinnlab.training.collocation import concat_collocations, rank_share, rank_share_seed, sample_collocation
 from pinnlab.model.field_model import build_model
 from pinnlab.geometry.sampling import make_sampler
-from pinnlab.training.trainer import Trainer, own_part
+from pinnlab.training.hooks import Hook
+from pinnlab.training.plan import build_training
+from pinnlab.training.state import own_part
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN_ENV = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
@@ -29,8 +31,8 @@ TORCHRUN_ENV = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
 SETTINGS = {"width": 8, "depth": 2, "points": 200, "boundary_points": 40, "steps": 30, "lbfgs_steps": 20,
             "dtype": "float64", "threads": 1, "log_every": 5, "grid": (11, 6)}
 CLI_SETTINGS = ["--points", "200", "--boundary-points", "40", "--steps", "30", "--lbfgs-steps", "20",
-                "--dtype", "float64", "--set", "width=8", "--set", "depth=2", "--set", "threads=1",
-                "--set", "log_every=5", "--set", "grid=11x6"]
+                "--dtype", "float64", "--set", "network.width=8", "--set", "network.depth=2", "--set", "numerics.threads=1",
+                "--set", "output.log_every=5", "--set", "output.grid=11x6"]
 
 # Runs `python -m pinnlab` in each rank with its stdout and stderr in rank<k>.out/.err and every
 # file-system write under WATCH_DIR (opened for writing, created, renamed, removed) listed in
@@ -146,9 +148,9 @@ def two_rank_run(tmp_path_factory):
 
 def union_of_shares(problem, settings, world=2):
     """The points the ranks of a torchrun job draw, concatenated in rank order."""
-    share = rank_share(settings, world)
+    share, _ = rank_share(settings.sampling, settings.refine, world)
     return concat_collocations([
-        sample_collocation(problem, share, make_sampler(share.sampler, seed=rank_share_seed(share.seed, rank)),
+        sample_collocation(problem, share, make_sampler(share.sampler, seed=rank_share_seed(settings.seed, rank)),
                            torch.float64, torch.device("cpu"))
         for rank in range(world)
     ])
@@ -163,9 +165,13 @@ def test_two_processes_train_like_one_process_on_the_union_of_their_points(two_r
 
     torch.manual_seed(settings.seed)
     model = build_model(problem, settings)
-    trainer = Trainer(problem, model, settings)
-    trainer.collocation = union  # one process, exactly the two ranks' points
-    single = trainer.run()
+    class Union(Hook):
+        def start(self, context):
+            context.collocation = union  # one process, exactly the two ranks' points
+
+    training = build_training(problem, model, settings)
+    training.hooks.insert(0, Union())
+    single = training.run()
 
     # Not bit-exact: the ranks' mean losses and gradients are summed by an all-reduce, a different
     # order of floating-point additions than one mean over the union. Adam steps agree to ~1e-16;
@@ -236,16 +242,19 @@ def test_uneven_split_is_refused_before_joining_the_other_ranks(tmp_path, monkey
     assert not (tmp_path / "out").exists()
     settings = resolve_settings(load_problem(ROOT / "equations/heat.py"), {"boundary_points": 41})
     with pytest.raises(ValueError, match="boundary_points=41 cannot be split evenly over 2"):
-        rank_share(settings, 2)
+        rank_share(settings.sampling, settings.refine, 2)
     with pytest.raises(ValueError, match="sampler=grid"):
-        rank_share(settings.replace({"boundary_points": 40, "sampler": "grid"}, "test"), 2)
+        grid = settings.replace({"boundary_points": 40, "sampler": "grid"}, "test")
+        rank_share(grid.sampling, grid.refine, 2)
 
 
 def test_without_torchrun_everything_is_a_no_op(no_torchrun):
     assert not distributed.active() and distributed.world() == 1 and distributed.rank() == 0
     assert distributed.is_main()
     settings = resolve_settings(load_problem(ROOT / "equations/heat.py"))
-    assert rank_share(settings, 1) is settings and rank_share_seed(7, 0) == 7
+    sampling, refinement = rank_share(settings.sampling, settings.refine, 1)
+    assert sampling is settings.sampling and refinement is settings.refine
+    assert rank_share_seed(7, 0) == 7
     loss = torch.tensor([1.0, 2.0])
     assert distributed.all_reduce_mean(loss) is loss
     weight = torch.nn.Parameter(torch.ones(3))

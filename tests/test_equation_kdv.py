@@ -10,7 +10,7 @@ import torch
 from pinnlab import Interval, TimeInterval, load_problem, resolve_settings
 from pinnlab.model.field_model import build_model
 from pinnlab.solver.job import evaluation_grid, predict_on_grid, relative_l2
-from pinnlab.training.trainer import Trainer
+from pinnlab.training.plan import build_training
 
 KDV = load_problem("equations/kdv.py")
 
@@ -18,8 +18,8 @@ KDV = load_problem("equations/kdv.py")
 def test_module_loads_with_its_defaults_and_its_reference_grid():
     settings = resolve_settings(KDV)
     assert KDV.fields == ("u",) and KDV.inputs == ("x", "t")
-    assert settings.curriculum == 0 and settings.periodic == "x" and settings.dtype == "float64"
-    assert settings.second_order == "ssbroyden" and settings.refine == "rad"
+    assert settings.curriculum.windows == 0 and settings.network.periodic == "x" and settings.numerics.dtype == "float64"
+    assert settings.second_order == "ssbroyden" and settings.refine.method == "rad"
     grid = evaluation_grid(KDV, settings)
     x, t = grid.axes["x"], grid.axes["t"]
     assert grid.values["u"].shape == (512, 201) and x.shape == (512,) and t.shape == (201,)
@@ -55,7 +55,7 @@ def solve_first_tenth(problem, space: Interval):
     })
     torch.manual_seed(settings.seed)
     model = build_model(problem, settings)
-    result = Trainer(problem, model, settings, None, None).run()
+    result = build_training(problem, model, settings).run()
     grid = evaluation_grid(problem, settings)
     return result, grid, predict_on_grid(model, problem, grid)
 

@@ -38,7 +38,7 @@ def test_ntk_balancing_weights_initial_data_and_walls_far_above_the_residual():
     settings = resolve_settings(WAVE, {"width": 16, "depth": 2, "points": 400, "boundary_points": 60,
                                        "steps": 60, "lbfgs_steps": 0, "balance_every": 10,
                                        "balance_alpha": 0.0, "balance_points": 64, "progress": False, "threads": 1})
-    assert settings.balance == "ntk"  # the module's default
+    assert settings.balance.method == "ntk"  # the module's default
     torch.manual_seed(0)
     result = train(WAVE, build_model(WAVE, settings), settings)
     weights = result.weight_history[-1][1]

@@ -15,7 +15,8 @@ from pinnlab import (
 )
 from pinnlab.derivatives.derivative import parse_derivative
 from pinnlab.output.evaluation import condition_residual_values, evaluate, evaluate_in_chunks
-from pinnlab.training.losses import residual_values, sample_collocation
+from pinnlab.training.losses import residual_values
+from pinnlab.training.collocation import sample_collocation
 from pinnlab.model.field_model import build_model
 from pinnlab.geometry.sampling import make_sampler
 

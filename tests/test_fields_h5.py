@@ -9,7 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from pinnlab.output.fields_h5 import FieldsFile, read_fields, write_fields
+from pinnlab.output.fields_writer import write_fields
+from pinnlab.output.io import Results, read_fields
 
 
 def _problem(nx: int = 120, nt: int = 100) -> dict:
@@ -104,7 +105,7 @@ def test_round_trip_read_fields(tmp_path: Path) -> None:
     path = tmp_path / "fields.h5"
     write_fields(path, **p)
     got = read_fields(path)
-    assert isinstance(got, FieldsFile)
+    assert isinstance(got, Results)
     assert got.equation == "burgers"
     assert list(got.axes) == ["x", "t"]
     for name in ("x", "t"):

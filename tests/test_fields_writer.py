@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from pinnlab.output.fields_h5 import read_fields, write_fields
-from pinnlab.output.fields_writer import open_fields
+from pinnlab.output.fields_writer import open_fields, write_fields
+from pinnlab.output.io import read_fields
 
 AXES = {"x": np.linspace(0.0, 1.0, 13), "y": np.linspace(-1.0, 2.0, 7), "t": np.array([0.0, 0.5, 2.0])}
 

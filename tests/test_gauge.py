@@ -233,7 +233,7 @@ def test_kovasznay_records_the_gauge_and_a_small_pressure_error(kovasznay_run: P
 
 def test_kovasznay_export_applies_the_gauge(kovasznay_run: Path, tmp_path: Path) -> None:
     status = main(["export", str(kovasznay_run), "--grid", "31x41", "--fields", "p",
-                   "--out", str(tmp_path / "p.h5"), "--quiet", "--set", "threads=1"])
+                   "--out", str(tmp_path / "p.h5"), "--quiet", "--set", "numerics.threads=1"])
     assert status == 0
     predicted, reference = read_grid(tmp_path / "p.h5", "prediction", "p"), read_grid(tmp_path / "p.h5", "reference", "p")
     assert abs(np.mean(predicted - reference)) < 1e-12
@@ -273,9 +273,9 @@ def test_export_runs_on_the_threads_it_is_given(tmp_path: Path, monkeypatch, two
 
 
 @pytest.mark.parametrize("item,message", [
-    ("threads=x", "pinnlab export: error: --set: setting 'threads' expects int, got 'x'"),
-    ("threads=-2", "pinnlab export: error: --set: threads must be >= 0, got -2"),
-    ("width=64", "pinnlab export: error: --set width: export accepts only --set threads=N"),
+    ("threads=x", "pinnlab export: error: --set: setting 'numerics.threads' expects int, got 'x'"),
+    ("threads=-2", "pinnlab export: error: --set: numerics.threads must be >= 0, got -2"),
+    ("width=64", "pinnlab export: error: --set width: export accepts only --set numerics.threads=N"),
     ("threads", "pinnlab export: error: --set expects NAME=VALUE, got 'threads'"),
 ])
 def test_export_refuses_bad_set(tmp_path: Path, capsys, item: str, message: str) -> None:

@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from pinnlab import Hyperbox, Problem, Rectangle
-from pinnlab.derivatives.derivative import Derivative, closure, compute_derivatives, derivative_name, parse_derivative
+from pinnlab.derivatives.autograd import compute_derivatives
+from pinnlab.derivatives.derivative import Derivative, closure, derivative_name, parse_derivative
+from pinnlab.derivatives.engines import Autograd, ForwardMode, Jets, field_derivatives
 from pinnlab.derivatives.jets import chain_rule_plan, set_partitions, sub_multi_indices, supports_jets
-from pinnlab.model.field_model import FieldModel, field_derivatives
+from pinnlab.model.field_model import FieldModel
 from pinnlab.model.network import MLP
 
 REQUESTS = [(0,), (1,), (0, 0), (0, 1), (1, 1), (0, 0, 0), (0, 0, 1), (0, 1, 1), (0, 0, 0, 0),
@@ -42,8 +44,7 @@ def test_jets_match_autograd(activation, dtype, tol, with_transform):
     model, problem = model_for(activation, dtype, transform)
     points = torch.rand(50, 2, dtype=dtype, generator=torch.Generator().manual_seed(0)) * 2 - 0.5
     requests = {Derivative(f, a) for f in ("u", "v") for a in REQUESTS} | {Derivative("u", ())}
-    model.engine = "jets"
-    jets = field_derivatives(model, points, problem.fields, requests)
+    jets = field_derivatives(model, points, problem.fields, requests, engine=Jets())
     assert_like_autograd(jets, compute_derivatives(model, points, problem.fields, requests), requests, tol)
 
 
@@ -52,10 +53,9 @@ def test_jet_results_backpropagate_like_autograd():
     points = torch.rand(30, 2, dtype=torch.float64)
     requests = {Derivative("u", (0, 0)), Derivative("v", (0, 1)), Derivative("u", ())}
     grads = []
-    for engine in ("jets", "autograd"):
-        model.engine = engine
+    for engine in (Jets(), Autograd()):
         model.zero_grad()
-        values = field_derivatives(model, points, problem.fields, requests)
+        values = field_derivatives(model, points, problem.fields, requests, engine=engine)
         (values[Derivative("u", (0, 0))] * values[Derivative("u", ())] + values[Derivative("v", (0, 1))] ** 2).sum().backward()
         grads.append(torch.cat([p.grad.ravel() for p in model.parameters()]))
     assert torch.allclose(grads[0], grads[1], atol=1e-10, rtol=1e-8)
@@ -92,10 +92,9 @@ def test_compiled_jets_match_autograd_and_backpropagate_alike(with_transform):
     requests = {Derivative("u", ()), Derivative("u", (0,)), Derivative("u", (1,)), Derivative("u", (0, 0)),
                 Derivative("v", (0, 1)), Derivative("u", (0, 0, 0)), Derivative("v", (0, 0, 1, 1))}
     results, grads = [], []
-    for engine, compiled in (("jets", True), ("autograd", False)):
-        model.engine, model.compile = engine, compiled
+    for engine in (Jets(compile=True), Autograd()):
         model.zero_grad()
-        values = field_derivatives(model, points, problem.fields, requests)
+        values = field_derivatives(model, points, problem.fields, requests, engine=engine)
         loss = sum((values[d] ** 2).mean() for d in requests) + (values[Derivative("u", ())] * values[Derivative("u", (0, 0))]).mean()
         loss.backward()
         results.append(values)
@@ -117,12 +116,11 @@ def test_forward_laplacian_matches_the_sum_of_second_derivatives(with_transform,
     problem = laplacian_problem(transform)
     network = MLP(5, 1, width=12, depth=3, lower=[0] * 5, upper=[1] * 5, seed=1)
     model = FieldModel(network, problem).to(dtype)
-    model.engine = "jets"
     points = torch.rand(64, 5, dtype=dtype, generator=torch.Generator().manual_seed(3))
     laplacian = parse_derivative("u_laplacian", problem.fields, problem.inputs)
     parts = laplacian.parts()
     requests = {laplacian, Derivative("u", (1, 1)), Derivative("u", (0,))}
-    values = field_derivatives(model, points, problem.fields, requests)
+    values = field_derivatives(model, points, problem.fields, requests, engine=Jets())
     exact = compute_derivatives(model, points, problem.fields, set(parts) | requests)
     by_parts = sum(exact[p] for p in parts)
     scale = float(by_parts.detach().abs().max())
@@ -149,8 +147,7 @@ def test_affine_transforms_are_recognised_and_others_take_the_general_path():
     assert curved.affine_transform(points) is None
     requests = {Derivative(f, a) for f in ("u", "v") for a in [(), (0,), (0, 1), (1, 1, 1), (0, 0, 1, 1)]}
     for model in (affine, curved):
-        model.engine = "jets"
-        jets = field_derivatives(model, points, problem.fields, requests)
+        jets = field_derivatives(model, points, problem.fields, requests, engine=Jets())
         exact = compute_derivatives(model, points, problem.fields, requests)
         for d in requests:
             assert torch.allclose(jets[d], exact[d], atol=1e-9 * max(float(exact[d].abs().max()), 1.0)), d
@@ -158,16 +155,15 @@ def test_affine_transforms_are_recognised_and_others_take_the_general_path():
 
 def test_affine_parts_follow_the_point_set():
     model, problem = model_for("tanh", torch.float64, lambda x, y, u, v: {"u": x * u + y, "v": torch.exp(y) * v})
-    model.engine = "jets"
     requests = {Derivative("u", (0, 0)), Derivative("v", (1,))}
     for seed in range(3):  # a new point set each time, possibly at a reused address
         points = torch.rand(30, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-        jets = field_derivatives(model, points, problem.fields, requests)
+        jets = field_derivatives(model, points, problem.fields, requests, engine=Jets())
         exact = compute_derivatives(model, points, problem.fields, requests)
         for d in requests:
             assert torch.allclose(jets[d], exact[d], atol=1e-10), (seed, d)
         points.mul_(0.5)  # changed in place: the cached parts must not be reused
-        jets = field_derivatives(model, points, problem.fields, requests)
+        jets = field_derivatives(model, points, problem.fields, requests, engine=Jets())
         exact = compute_derivatives(model, points, problem.fields, requests)
         assert all(torch.allclose(jets[d], exact[d], atol=1e-10) for d in requests)
 
@@ -181,10 +177,9 @@ def test_compiled_forward_laplacian_of_a_one_output_network_matches_autograd():
     laplacian = parse_derivative("u_laplacian", problem.fields, problem.inputs)
     requests = {laplacian, Derivative("u", ()), Derivative("u", (2,))}
     results, grads = [], []
-    for engine, compiled in (("jets", True), ("autograd", False)):
-        model.engine, model.compile = engine, compiled
+    for engine in (Jets(compile=True), Autograd()):
         model.zero_grad()
-        values = field_derivatives(model, points, problem.fields, requests)
+        values = field_derivatives(model, points, problem.fields, requests, engine=engine)
         sum(((values[d] + 1) ** 2).mean() for d in requests).backward()
         results.append(values)
         grads.append(torch.cat([p.grad.ravel() for p in model.parameters()]))
@@ -197,7 +192,6 @@ def test_a_laplacian_over_no_input_is_zero_on_every_engine():
     model, problem = model_for("tanh", torch.float64)
     points = torch.rand(20, 2, dtype=torch.float64)
     empty = Derivative("u", (), laplacian=True)
-    for engine in ("jets", "autograd", "func"):
-        model.engine = engine
-        values = field_derivatives(model, points, problem.fields, {empty, Derivative("u", (0,))})
+    for engine in (Jets(), Autograd(), ForwardMode()):
+        values = field_derivatives(model, points, problem.fields, {empty, Derivative("u", (0,))}, engine=engine)
         assert torch.equal(values[empty], torch.zeros(20, dtype=torch.float64)), engine

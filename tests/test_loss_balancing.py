@@ -8,10 +8,12 @@ import torch
 
 from pinnlab import Dirichlet, Exact, Interval, Problem, load_problem, resolve_settings
 from pinnlab.training.loss_balancing import balanced, gradient_norms, kernel_traces
-from pinnlab.training.losses import loss_terms, residual_values, sample_collocation
+from pinnlab.training.losses import loss_terms, residual_values
+from pinnlab.training.collocation import sample_collocation
 from pinnlab.model.field_model import build_model
 from pinnlab.geometry.sampling import make_sampler
-from pinnlab.training.trainer import Trainer, train
+from pinnlab.training.plan import build_training
+from pinnlab.training.trainer import train
 
 
 def poisson1d() -> Problem:
@@ -112,12 +114,12 @@ def test_balancing_refuses_what_it_cannot_do():
     burgers = load_problem("equations/burgers.py")  # both conditions exact: one weighted term
     settings = resolve_settings(burgers, {"balance": "ntk"})
     with pytest.raises(ValueError, match="only one weighted loss term, residual"):
-        Trainer(burgers, build_model(burgers, settings), settings)
+        build_training(burgers, build_model(burgers, settings), settings)
     problem = poisson1d()
     settings = resolve_settings(problem, {"balance": "grad-norm", "steps": 0})
     with pytest.raises(ValueError, match="steps=0"):
-        Trainer(problem, build_model(problem, settings), settings)
-    with pytest.raises(ValueError, match="balance must be one of none, grad-norm, ntk"):
+        build_training(problem, build_model(problem, settings), settings)
+    with pytest.raises(ValueError, match="balance.method must be one of none, grad-norm, ntk"):
         resolve_settings(problem, {"balance": "softadapt"})
-    with pytest.raises(ValueError, match="balance_alpha must be in"):
+    with pytest.raises(ValueError, match="balance.alpha must be in"):
         resolve_settings(problem, {"balance_alpha": 1.0})

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from pinnlab import Interval, Problem, TimeInterval, resolve_settings
-from pinnlab.derivatives.derivative import Derivative, compute_derivatives
+from pinnlab.derivatives.autograd import compute_derivatives
+from pinnlab.derivatives.derivative import Derivative
 from pinnlab.model.field_model import build_model
 from pinnlab.model.network import MLP
 

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from pinnlab import Dirichlet, Disk, Exact, Initial, Interval, Problem, TimeInterval, resolve_settings, solve
-from pinnlab.output.fields_h5 import write_fields
+from pinnlab.output.fields_writer import write_fields
 from pinnlab.output.xdmf import write_xdmf
 
 PVPYTHON = shutil.which("pvpython")

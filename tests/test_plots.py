@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from matplotlib.collections import PathCollection, QuadMesh
 
-from pinnlab.output.plots import (collocation_figure, fields_figure, loss_figure, plot_collocation, plot_fields,
-                           plot_loss_history)
+from pinnlab.output.history_plots import loss_figure, plot_loss_history
+from pinnlab.output.plots import collocation_figure, fields_figure, plot_collocation, plot_fields
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

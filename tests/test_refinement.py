@@ -8,7 +8,7 @@ from scipy import stats
 
 from pinnlab import Interval, Problem, Rectangle, resolve_settings
 from pinnlab.commands.main import main
-from pinnlab.training.losses import Collocation
+from pinnlab.training.collocation import Collocation
 from pinnlab.training.refinement import refine
 from pinnlab.geometry.sampling import make_sampler
 
@@ -33,7 +33,8 @@ def settings(**overrides):
 
 def test_rar_adds_the_points_with_the_largest_residual():
     start = Collocation(torch.rand(10, 2, dtype=torch.float64), {})
-    refined, record = refine(BUMP, Zero(), start, make_sampler("sobol", 1), settings(refine="rar"), 7, 0)
+    chosen = settings(refine="rar")
+    refined, record = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine, chosen.points, 7, 0)
     added = refined.interior[10:]
     assert refined.interior.shape == (60, 2) and torch.equal(refined.interior[:10], start.interior)
     distance = ((added - torch.tensor([0.3, 0.7], dtype=torch.float64)) ** 2).sum(1).sqrt()
@@ -48,8 +49,8 @@ def test_rar_adds_the_points_with_the_largest_residual():
 
 def test_fixed_budget_replaces_the_smallest_residuals():
     start = Collocation(torch.tensor([[0.3, 0.7], [0.9, 0.1], [0.31, 0.69], [0.1, 0.1]], dtype=torch.float64), {})
-    refined, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1),
-                        settings(refine="rar", refine_points=2, refine_budget="fixed"), 0, 0)
+    chosen = settings(refine="rar", refine_points=2, refine_budget="fixed")
+    refined, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine, chosen.points, 0, 0)
     assert refined.interior.shape == (4, 2)
     assert torch.equal(refined.interior[:2], start.interior[[0, 2]])  # the two worst stay, in order
 
@@ -61,7 +62,7 @@ def test_rad_draws_from_residual_density(c, cdf):
     chosen = resolve_settings(line, {"refine": "rad", "points": 1500, "refine_pool": 60000,
                                      "refine_k": 1.0, "refine_c": c})
     start = Collocation(torch.rand(1500, 1, dtype=torch.float64), {})
-    refined, _ = refine(line, Zero(), start, make_sampler("uniform", 3), chosen, 0, seed=11)
+    refined, _ = refine(line, Zero(), start, make_sampler("uniform", 3), chosen.refine, chosen.points, 0, seed=11)
     assert refined.interior.shape == (1500, 1)
     x = refined.interior[:, 0].numpy()
     assert stats.kstest(x, cdf).pvalue > 1e-3
@@ -71,8 +72,8 @@ def test_rad_draws_from_residual_density(c, cdf):
 def test_rar_d_adds_points_from_the_density_and_is_repeatable():
     start = Collocation(torch.rand(10, 2, dtype=torch.float64), {})
     chosen = settings(refine="rar-d", refine_points=100, refine_k=2.0, refine_c=0.0)
-    a, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen, 0, seed=5)
-    b, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen, 0, seed=5)
+    a, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine, chosen.points, 0, seed=5)
+    b, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine, chosen.points, 0, seed=5)
     assert torch.equal(a.interior, b.interior) and a.interior.shape == (110, 2)
     added = a.interior[10:]
     near = (((added - torch.tensor([0.3, 0.7], dtype=torch.float64)) ** 2).sum(1).sqrt() < 0.15).double().mean()

@@ -11,8 +11,9 @@ import torch
 
 from pinnlab import load_problem, resolve_settings
 from pinnlab.model.field_model import build_model
-from pinnlab.solver.job import relative_error as relative_l2
-from pinnlab.training.trainer import Trainer, train
+from pinnlab.output.accuracy import relative_error as relative_l2
+from pinnlab.training.plan import build_training
+from pinnlab.training.trainer import train
 
 HELMHOLTZ = load_problem("equations/helmholtz.py")
 BURGERS_DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "deepxde_Burgers.npz"
@@ -50,11 +51,11 @@ def test_second_order_settings_are_checked():
     heat = load_problem("equations/heat.py")
     settings = resolve_settings(heat, {"second_order": "lm", "second_order_steps": 5, "causal_eps": 1.0})
     with pytest.raises(ValueError, match="causal weights"):
-        Trainer(heat, build_model(heat, settings), settings)
+        build_training(heat, build_model(heat, settings), settings)
     settings = resolve_settings(heat, {"second_order": "bfgs", "second_order_steps": 5, "curriculum": 2,
                                        "curriculum_mode": "march", "lbfgs_steps": 10})
     with pytest.raises(ValueError, match="L-BFGS \\(lbfgs_steps=10\\) or second_order=bfgs, not both"):
-        Trainer(heat, build_model(heat, settings), settings)
+        build_training(heat, build_model(heat, settings), settings)
 
 
 @pytest.mark.parametrize("method", ["ssbroyden", "lm"])

@@ -71,7 +71,7 @@ def test_same_seed_same_result_different_seed_different(tmp_path):
 
 def test_cli_solve_writes_results(tmp_path, capsys):
     status = main(["solve", "equations/poisson.py", "--steps", "50", "--lbfgs-steps", "50",
-                   "--points", "300", "--out", str(tmp_path), "--quiet", "--set", "grid=11x11"])
+                   "--points", "300", "--out", str(tmp_path), "--quiet", "--set", "output.grid=11x11"])
     assert status == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["settings"]["steps"] == 50 and metrics["settings"]["grid"] == [11, 11]
@@ -88,7 +88,7 @@ def test_unwritable_output_fails_before_training(tmp_path, capsys):
 
 def test_fields_h5_holds_residuals_and_collocation_points(tmp_path):
     from pinnlab.training.losses import residual_values
-    from pinnlab.solver.job import collocation_clouds
+    from pinnlab.output.run_files import collocation_clouds
 
     problem = load_problem("equations/heat.py")
     settings = resolve_settings(problem, {**QUICK, "steps": 30, "lbfgs_steps": 0, "points": 120,
@@ -142,8 +142,8 @@ def test_cli_summary_lists_every_file_of_a_three_input_run(tmp_path, capsys):
     module.write_text(HEAT_2D)
     out = tmp_path / "out"
     status = main(["solve", str(module), "--steps", "20", "--lbfgs-steps", "0", "--points", "100",
-                   "--boundary-points", "20", "--out", str(out), "--quiet", "--set", "grid=6x5x4",
-                   "--set", "balance=grad-norm", "--set", "balance_every=10", "--set", "threads=1"])
+                   "--boundary-points", "20", "--out", str(out), "--quiet", "--set", "output.grid=6x5x4",
+                   "--set", "balance.method=grad-norm", "--set", "balance.every=10", "--set", "numerics.threads=1"])
     assert status == 0
     line = [text for text in capsys.readouterr().out.splitlines() if text.startswith("results written to")]
     assert len(line) == 1
@@ -157,7 +157,7 @@ def test_cli_summary_lists_every_file_of_a_three_input_run(tmp_path, capsys):
 def test_solve_draws_exact_conditions_as_imposed_in_the_loss_figure(tmp_path, monkeypatch):
     import importlib
 
-    solve_module = importlib.import_module("pinnlab.solver.job")  # pinnlab.solver.job is also the function
+    solve_module = importlib.import_module("pinnlab.output.run_files")  # writes loss.png
     seen = {}
     original = solve_module.plot_loss_history
 

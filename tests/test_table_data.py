@@ -8,7 +8,8 @@ import torch
 
 from pinnlab import EquationError, Rectangle, TableData
 from pinnlab.problem.conditions import Layout
-from pinnlab.solver.job import predict_at_reference_points, reference_cloud, scattered_relative_l2
+from pinnlab.output.accuracy import predict_at_reference_points, scattered_relative_l2
+from pinnlab.output.run_files import reference_cloud
 
 LAYOUT = Layout(Rectangle((0, 0), (1, 2)), ("x", "y"), ("u", "v"), {})
 HEADER = "% Model: test.mph\n% Nodes: 6\n% x                       y                        u (1)                    v (1)\n"

@@ -12,11 +12,13 @@ import torch
 from pinnlab import Dirichlet, Initial, InitialRate, Interval, Problem, TimeInterval, load_problem, resolve_settings, solve
 from pinnlab.training.checkpoint import CheckpointStore
 from pinnlab.output.export import export, load_run
-from pinnlab.training.losses import residual_values, sample_collocation
+from pinnlab.training.losses import residual_values
+from pinnlab.training.collocation import sample_collocation
 from pinnlab.model.field_model import build_model
 from pinnlab.geometry.sampling import make_sampler
 from pinnlab.training.time_marching import TimeMarchedModel, hand_over, marching_weights
-from pinnlab.training.trainer import Trainer
+from pinnlab.training.hooks.time_schedule import TimeSchedule
+from pinnlab.training.plan import build_training
 
 HEAT = load_problem("equations/heat.py")
 QUICK = {"progress": False, "log_every": 10, "points": 300, "boundary_points": 40, "width": 12,
@@ -25,7 +27,7 @@ QUICK = {"progress": False, "log_every": 10, "points": 300, "boundary_points": 4
 
 def trainer(problem, settings, store=None, on_log=None):
     torch.manual_seed(settings.seed)
-    return Trainer(problem, build_model(problem, settings), settings, store, on_log)
+    return build_training(problem, build_model(problem, settings), settings, store, on_log)
 
 
 def with_state(model, state):
@@ -42,15 +44,15 @@ def test_windows_march_and_each_starts_from_the_previous_end_state():
     seen = {}
 
     def look(step, _):  # the points and initial-condition batch in use at this step
-        batch = run.collocation.conditions["initial"]
-        seen[step] = (run.curriculum.stage, run.collocation.interior.clone(), batch.points.clone(),
+        batch = run.context.collocation.conditions["initial"]
+        seen[step] = (run.curriculum.stage, run.context.collocation.interior.clone(), batch.points.clone(),
                       batch.target.clone())
 
     run = trainer(HEAT, settings, on_log=look)
     result = run.run()
     # Adam (30 steps) and an equal share of L-BFGS (20) make window 1, then 20 iterations each
     assert [(s, round(t, 12)) for s, t in result.stages] == [(0, round(1 / 3, 12)), (50, round(2 / 3, 12)), (70, 1.0)]
-    assert len(run.windows) == 2
+    assert len(run.hook(TimeSchedule).windows) == 2
     for step, (stage, interior, points, target) in seen.items():
         start, end = (stage - 1) / 3, stage / 3
         t = interior[:, 1]
@@ -60,13 +62,13 @@ def test_windows_march_and_each_starts_from_the_previous_end_state():
         if stage == 1:  # the equation's own initial condition
             expected = torch.sin(math.pi * points[:, 0]) + 0.5 * torch.sin(3 * math.pi * points[:, 0])
         else:  # window k-1's network at t_{k-1}: its end state
-            previous = with_state(run.model, run.windows[stage - 2])
+            previous = with_state(run.model, run.hook(TimeSchedule).windows[stage - 2])
             with torch.no_grad():
                 expected = previous(points)[:, 0]
         assert torch.allclose(target, expected, atol=1e-12), (step, stage)
     assert {stage for stage, *_ in seen.values()} == {1, 2, 3}
     # the handoff is trained: at the end of window 2, window 3's start matches window 2's end
-    end_of_2 = with_state(run.model, run.windows[1])
+    end_of_2 = with_state(run.model, run.hook(TimeSchedule).windows[1])
     points = seen[max(seen)][2]
     with torch.no_grad():
         gap = (run.model(points) - end_of_2(points)).abs().max()
@@ -126,19 +128,18 @@ def test_marching_resumes_bit_identical(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         trainer(HEAT, settings, store, stop).run()
     saved = torch.load(store.last, weights_only=True)
-    assert saved["curriculum"]["stage"] == 2 and len(saved["windows"]) == 1
+    assert saved["hooks"]["schedule"]["curriculum"]["stage"] == 2 and len(saved["hooks"]["schedule"]["windows"]) == 1
     resumed = trainer(HEAT, settings, store)
-    resumed.resume(store.load())
-    result = resumed.run()
+    result = resumed.run(resume_from=store.load())
     assert result.resumed_from == saved["step"]
     for name, value in whole.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[name]), name
-    assert len(resumed.windows) == len(whole.windows) == 2
-    for a, b in zip(whole.windows, resumed.windows):
+    assert len(resumed.hook(TimeSchedule).windows) == len(whole.hook(TimeSchedule).windows) == 2
+    for a, b in zip(whole.hook(TimeSchedule).windows, resumed.hook(TimeSchedule).windows):
         assert all(torch.equal(a[k], b[k]) for k in a)
-    assert torch.equal(whole.collocation.conditions["initial"].target, resumed.collocation.conditions["initial"].target)
-    assert result.stages == whole.stages
-    assert [(r.cloud, r.step) for r in result.redraws] == [(r.cloud, r.step) for r in whole.redraws]
+    assert torch.equal(whole.context.collocation.conditions["initial"].target, resumed.context.collocation.conditions["initial"].target)
+    assert result.stages == whole.hook(TimeSchedule).stages
+    assert [(r.cloud, r.step) for r in result.redraws] == [(r.cloud, r.step) for r in whole.context.redraws]
 
 
 @pytest.mark.parametrize("method", ["ssbroyden", "lm"])
@@ -150,7 +151,7 @@ def test_second_order_methods_march_window_by_window(method):
     starts = {}
 
     def look(step, _):  # the initial-condition batch when each window is first seen
-        starts.setdefault(run.curriculum.stage, run.collocation.conditions["initial"])
+        starts.setdefault(run.curriculum.stage, run.context.collocation.conditions["initial"])
 
     run = trainer(HEAT, settings, on_log=look)
     result = run.run()
@@ -161,7 +162,7 @@ def test_second_order_methods_march_window_by_window(method):
         batch = starts[stage]
         assert torch.allclose(batch.points[:, 1], torch.full_like(batch.points[:, 1], (stage - 1) / 3))
         with torch.no_grad():
-            expected = with_state(run.model, run.windows[stage - 2])(batch.points)[:, 0]
+            expected = with_state(run.model, run.hook(TimeSchedule).windows[stage - 2])(batch.points)[:, 0]
         assert torch.allclose(batch.target, expected, atol=1e-12)
     # every window is trained: each piece fits the heat equation on its own window at least 10x
     # better than the untrained network does
@@ -191,14 +192,13 @@ def test_second_order_marching_resumes_bit_identical(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         trainer(HEAT, settings, store, stop).run()
     saved = torch.load(store.last, weights_only=True)  # inside window 2: resuming crosses 30
-    assert saved["curriculum"]["stage"] == 2 and saved["step"] == 28
+    assert saved["hooks"]["schedule"]["curriculum"]["stage"] == 2 and saved["step"] == 28
     resumed = trainer(HEAT, settings, store)
-    resumed.resume(store.load())
-    result = resumed.run()
-    assert result.stages == whole.stages
+    result = resumed.run(resume_from=store.load())
+    assert result.stages == whole.hook(TimeSchedule).stages
     for name, value in whole.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[name]), name
-    for a, b in zip(whole.windows, resumed.windows, strict=True):
+    for a, b in zip(whole.hook(TimeSchedule).windows, resumed.hook(TimeSchedule).windows, strict=True):
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -224,7 +224,7 @@ def test_a_window_that_converges_early_hands_over_instead_of_ending_training(met
     phase = {"lbfgs": {"lbfgs_steps": 400},
              "ssbroyden": {"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 400}}[method]
     settings = resolve_settings(problem, {**QUICK, "grid": (5, 5), "steps": 0, "curriculum": 4, **phase})
-    result = Trainer(problem, Exact(), settings).run()
+    result = build_training(problem, Exact(), settings).run()
     assert [round(t, 12) for _, t in result.stages] == [0.25, 0.5, 0.75, 1.0]  # all four windows trained
     assert result.steps < 200  # each stopped long before its share of 100
     assert result.final_losses["residual"] < 1e-20
@@ -266,14 +266,14 @@ def test_hand_over_sets_value_and_rate_targets_and_trains_exact_ones():
     assert torch.equal(handed.conditions["ends"].target, batch.conditions["ends"].target)  # untouched
     assert torch.equal(handed.interior, batch.interior)
     weights = {"residual": 1.0, "initial": 0.0, "rate": 1.0, "ends": 1.0}
-    assert marching_weights(whole, settings, weights, 1)["initial"] == 0.0  # the transform imposes it
-    assert marching_weights(whole, settings, weights, 2)["initial"] == 1.0  # not at t_1: trained
+    assert marching_weights(whole, settings.weights, weights, 1)["initial"] == 0.0  # the transform imposes it
+    assert marching_weights(whole, settings.weights, weights, 2)["initial"] == 1.0  # not at t_1: trained
     weighted = resolve_settings(whole, {"weights": {"initial": 7.0}})
-    assert marching_weights(whole, weighted, weights, 3)["initial"] == 7.0
+    assert marching_weights(whole, weighted.weights, weights, 3)["initial"] == 7.0
 
 
 def test_marching_needs_time_and_a_known_mode():
-    with pytest.raises(ValueError, match="curriculum_mode must be one of grow, march"):
+    with pytest.raises(ValueError, match="curriculum.mode must be one of grow, march"):
         resolve_settings(HEAT, {"curriculum_mode": "leap"})
     line = Problem.define("line", domain=Interval(0.0, 1.0), residual=lambda u_xx: u_xx)
     with pytest.raises(ValueError, match="curriculum needs a space-time domain"):

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from pinnlab import load_problem, resolve_settings
-from pinnlab.training import trainer as training
+from pinnlab.training.phases import lbfgs as training
 from pinnlab.training.curriculum import CausalWeights
 from pinnlab.model.field_model import build_model
-from pinnlab.training.trainer import Trainer
+from pinnlab.training.plan import build_training
 
 HEAT = load_problem("equations/heat.py")
 QUICK = {"progress": False, "points": 200, "boundary_points": 30, "width": 10, "depth": 2, "steps": 20}
@@ -18,7 +18,7 @@ QUICK = {"progress": False, "points": 200, "boundary_points": 30, "width": 10, "
 
 def trainer(settings):
     torch.manual_seed(settings.seed)
-    return Trainer(HEAT, build_model(HEAT, settings), settings)
+    return build_training(HEAT, build_model(HEAT, settings), settings)
 
 
 def watch_lbfgs(monkeypatch):
@@ -112,7 +112,7 @@ def test_causal_weights_hold_during_an_lbfgs_chunk(monkeypatch):
 
 def test_held_weights_follow_the_first_evaluation():
     settings = resolve_settings(HEAT, {"causal_eps": 1.0, "causal_bins": 2})
-    causal = CausalWeights(HEAT, settings)
+    causal = CausalWeights(HEAT, settings.causal)
     t = torch.tensor([0.1, 0.9], dtype=torch.float64)
     causal.hold()
     first = causal.loss(torch.tensor([2.0, 1.0], dtype=torch.float64), t)

@@ -12,7 +12,7 @@ import pytest
 import vtk
 from vtk.util.numpy_support import vtk_to_numpy
 
-from pinnlab.output.fields_h5 import write_fields
+from pinnlab.output.fields_writer import write_fields
 from pinnlab.output.xdmf import XDMF3_ONLY, write_xdmf
 
 

@@ -11,7 +11,7 @@ from pinnlab.output.evaluation import CHUNK
 from pinnlab.output.export import export
 from pinnlab.solver.settings import Settings
 
-EXPORT_SETTINGS = ("threads",)
+EXPORT_SETTINGS = ("numerics.threads", "threads")
 """The settings ``--set`` may change for an export; the others are fixed by the saved model."""
 
 
@@ -30,11 +30,12 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk", type=int, default=CHUNK, help=f"points evaluated at a time (default {CHUNK})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="threads=N: CPU threads for the evaluation, as in solve (default: the solve's)")
+                        help="numerics.threads=N: CPU threads for the evaluation, as in solve (default: the solve's)")
 
 
 def threads_from(items: list[str]) -> int | None:
-    """The ``--set threads=N`` value, checked like solve's; any other name is refused."""
+    """The ``--set numerics.threads=N`` value (or pinnlab 0.1's ``threads=N``), checked like
+    solve's; any other name is refused."""
     threads = None
     for item in items:
         key, sep, value = item.partition("=")
@@ -42,9 +43,9 @@ def threads_from(items: list[str]) -> int | None:
         if not sep:
             raise ValueError(f"--set expects NAME=VALUE, got '{item}'")
         if key not in EXPORT_SETTINGS:
-            raise ValueError(f"--set {key}: export accepts only --set {', '.join(f'{n}=N' for n in EXPORT_SETTINGS)}; "
+            raise ValueError(f"--set {key}: export accepts only --set numerics.threads=N; "
                              "the other settings are fixed by the saved model")
-        threads = Settings().replace({key: value.strip()}, "--set").threads
+        threads = Settings().replace({"numerics.threads": value.strip()}, "--set").numerics.threads
     return threads
 
 

@@ -22,7 +22,7 @@ from pinnlab.problem.binding import EquationError
 from pinnlab.training.checkpoint import CheckpointError
 from pinnlab.commands.export import add_export_arguments, run_export
 from pinnlab.commands.grow import add_grow_arguments, run_grow
-from pinnlab.training.trainer import NonFiniteLossError
+from pinnlab.training.context import NonFiniteLossError
 
 RESULTS_DIR = Path("results")
 # where pinnlab's own code lives: a ValueError raised by a raise statement there is deliberate
@@ -50,6 +50,12 @@ def one_line(error: BaseException) -> str:
     return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
+FLAGS = {"steps": "adam.steps", "lbfgs_steps": "lbfgs.steps", "points": "sampling.points",
+         "boundary_points": "sampling.boundary_points", "device": "numerics.device",
+         "dtype": "numerics.dtype", "seed": "numerics.seed"}
+"""The solve command's own flags and the settings they set."""
+
+
 def add_solve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("equation", type=Path, help="path to an equation module, e.g. equations/burgers.py")
     parser.add_argument("--steps", type=int, help="Adam steps")
@@ -61,7 +67,8 @@ def add_solve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--out", type=Path, help="output folder (default results/<equation name>)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="any other setting, e.g. --set width=64 --set grid=256x100 "
+                        help="any other setting, e.g. --set network.width=64 --set output.grid=256x100 "
+                             "--set refine.method=rad --set phases=adam,lbfgs,ssbroyden "
                              "--set weights=initial:10 (repeatable)")
     parser.add_argument("--no-reference", action="store_true",
                         help="solve without the equation's reference (no error is reported)")
@@ -77,12 +84,12 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
         if not sep:
             raise ValueError(f"--set expects NAME=VALUE, got '{item}'")
         overrides[key.strip().replace("-", "_")] = value.strip()
-    for key in ("steps", "lbfgs_steps", "points", "boundary_points", "device", "dtype", "seed"):
+    for key, name in FLAGS.items():
         value = getattr(args, key)
         if value is not None:
-            overrides[key] = value
+            overrides[name] = value
     if args.quiet:
-        overrides["progress"] = False
+        overrides["output.progress"] = False
     return overrides
 
 
@@ -93,7 +100,11 @@ def run_solve(args: argparse.Namespace) -> int:
     problem = load_problem(args.equation)
     if args.no_reference:
         problem = problem.without_reference()
-    settings = resolve_settings(problem, overrides_from(args))
+    notes: list[str] = []
+    settings = resolve_settings(problem, overrides_from(args), notes)
+    if distributed.is_main():
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     out_dir = args.out or RESULTS_DIR / problem.name
     result = solve(problem, settings, out_dir, resume=args.resume)
     if not distributed.is_main():  # under torchrun rank 0 alone reports

@@ -4,12 +4,12 @@ Hard constraints are nearly always of this form (Burgers: u = -sin(pi x) + t (1 
 the Leibniz rule gives every derivative of u from the network's jets and the derivatives of A and
 B, and A and B do not depend on the network's parameters: their derivatives are computed once per
 point set (by nested autograd, without a graph) and reused every step. Each step then costs a
-few (N,) products instead of differentiating the transform of a Taylor polynomial by autograd,
-which measured as much as the network's jets themselves at 1e4 points.
+few (N,) products instead of differentiating the transform of a Taylor polynomial by autograd
+(which costs about as much as the network's jets, docs/derivatives.md).
 
 Affinity is checked numerically, once per model: the transform at random network outputs must
 equal A + B n to round-off. A transform that is not affine (u = n^2, say) fails the check and
-keeps the general path (see ``pinnlab.model.field_model.field_derivatives``).
+keeps the general path (see ``pinnlab.derivatives.engines.Jets``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Callable
 
 import torch
 
-from pinnlab.derivatives.derivative import Derivative, compute_derivatives
+from pinnlab.derivatives.autograd import compute_derivatives
+from pinnlab.derivatives.derivative import Derivative
 
 Transform = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (points, raw (N, F)) -> (N, F)
 MultiIndex = tuple[int, ...]

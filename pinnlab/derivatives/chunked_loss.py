@@ -2,15 +2,11 @@
 
 Why: every derivative the residual needs is a (points, width) activation stream in every layer,
 and forward + backward reads and writes each several times. Once one stream outgrows the CPU's
-caches (a few MB), the pass is bound by memory traffic, not arithmetic: on the 2-core benchmark
-machine a (1e6, 20) @ (20, 20) product ran at the speed of a plain copy. Taking the loss and its
-gradient over chunks that fit in cache, and summing, measured 2x faster for the d = 10 Laplacian
-at 1e5 points (396 -> 197 ms compiled, 747 -> 345 ms eager), and holds one chunk's graph in
-memory instead of the whole set's. Small point sets are left whole.
-
-A GPU has no such cache to fit, and every chunk costs it a fixed round of kernel launches: with
-CPU-sized chunks (32k points) Burgers at 1e6 points took 94 ms a pass on an H100, with 524k-point
-chunks 12 ms. There chunks are large (CHUNK_BYTES_CUDA) and only bound the memory a pass holds.
+caches (a few MB), the pass is bound by memory traffic, not arithmetic; chunks that fit in cache
+are faster, and only one chunk's graph is held in memory. Small point sets are left whole. A GPU
+has no such cache to fit and pays a fixed round of kernel launches per chunk, so there chunks are
+large (CHUNK_BYTES_CUDA) and only bound the memory a pass holds. docs/derivatives.md has the
+measurements.
 
 The gradient is taken at once, chunk by chunk (``torch.autograd.grad``), and handed back by a
 small autograd function when the trainer calls ``total.backward()``, so weights, logging,
@@ -31,13 +27,11 @@ from pinnlab.derivatives.derivative import Derivative
 from pinnlab.derivatives.jets import jet_indices
 
 CHUNK_BYTES = 10 * 2**20
-"""Target size of one derivative stream's activations in one layer, per chunk. 10 MiB gave the
-measured optimum (1e4 points of the d = 10 Laplacian, 12 streams of width 20 in float32)."""
+"""Target size of one derivative stream's activations in one layer, per chunk, on a CPU (the
+measured optimum, docs/derivatives.md)."""
 
 CHUNK_BYTES_CUDA = 2**30
-"""The same on a CUDA device. Measured on an H100 at 1e7 points (float32, width 20, compiled), ms
-per pass with 2M-point chunks against unchunked: Burgers 64 (2.7 GB) against 61 (13 GB), the
-d = 10 Laplacian 254 (9.4 GB) against 254 (47 GB), KdV 79 (3.8 GB) against 75 (19 GB)."""
+"""The same on a CUDA device: as fast as unchunked, at a fifth of the memory (docs/derivatives.md)."""
 
 MIN_CHUNK_POINTS = 4096
 """No chunk smaller than this: per-chunk overheads (kernel launches, Python) take over below."""

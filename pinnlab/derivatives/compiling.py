@@ -3,9 +3,10 @@
 Eager Taylor jets spend most of their time in many small elementwise kernels (tanh and its
 derivatives times the derivative streams, layer by layer) and in autograd's bookkeeping for each.
 Compiling the propagation fuses each layer's elementwise work into one loop and generates its
-backward, which is what makes jets faster than nested autograd (docs/derivatives.md has the
-measurements). It costs 10-30 s of compilation per request set and input shape, so
-``compile=auto`` switches it on only for runs long enough to repay that.
+backward, which is what makes jets faster than nested autograd. Compilation takes seconds per
+request set and input shape, so ``compile=auto`` switches it on only for runs long enough to
+repay that even from a cold cache (docs/performance.md has the measurements). The engine that uses it is
+``Jets(compile=True)`` (pinnlab/derivatives/engines.py).
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ import torch
 from pinnlab.derivatives.jets import MultiIndex, jet_function
 
 COMPILE_CHOICES = ("auto", "on", "off")
-AUTO_MIN_STEPS = 5000
-"""Adam steps plus L-BFGS iterations from which ``compile=auto`` compiles: about where the time
-saved per step repays the compilation on the default Burgers solve (5000 steps, 4000 points) on a
-2-core CPU (docs/derivatives.md)."""
+AUTO_MIN_STEPS = 20000
+"""Adam steps plus L-BFGS iterations from which ``compile=auto`` compiles: where the time saved
+per step repays a compilation from a cold torch cache, the case of a fresh install, with a
+margin of two. Measured on the default Burgers solve (4000 points, 5000 steps, one thread, each
+run from an empty TORCHINDUCTOR_CACHE_DIR; benchmarks/cold_start.py): compiling cost about 3 s
+cold and saved about 0.3 ms a step, so it breaks even near 10000 steps; at 5000 the compiled
+solve was 3% slower than the eager one (docs/performance.md). A warm cache is not consulted:
+whether torch's cache holds this graph is known only after compiling it."""
 
 COMPILE_MIN_POINTS = 1024
 """Only training evaluations on at least this many points are compiled: the interior residual,

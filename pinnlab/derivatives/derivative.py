@@ -1,26 +1,18 @@
-"""Derivatives of the network's fields with respect to its inputs, named the way residuals ask.
+"""Derivatives named the way residuals ask for them.
 
 A residual asks for derivatives by naming its parameters: ``u_x`` is du/dx, ``u_xt`` is
-d2u/dxdt, ``v_yyy`` is d3v/dy3. This module parses those names and computes exactly the
-requested derivatives (and the lower-order ones they are built from) for all points at once.
-
-The engine here is nested reverse-mode autograd: always correct, works for any network and any
-output transform. Each derivative's full gradient is taken once and shared, so ``u_x`` and
-``u_t`` cost one backward pass together, and ``u_xx`` and ``u_xt`` another.
+d2u/dxdt, ``v_yyy`` is d3v/dy3, ``u_laplacian`` the Laplacian. This module parses those names
+into :class:`Derivative` values, and lists the lower-order derivatives a request is built from;
+the engines that compute them are in pinnlab/derivatives/engines.py.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import torch
-
-
-ENGINES = ("auto", "jets", "autograd", "func")
-"""How derivatives are computed: Taylor jets where supported (auto), jets only, nested autograd,
-nested forward mode with torch.func (pinnlab/derivatives/forward_mode.py)."""
 
 
 LAPLACIAN = "laplacian"
@@ -120,72 +112,6 @@ def closure(requests: Iterable[Derivative]) -> list[Derivative]:
                 break
             d = d.parent()
     return sorted(needed, key=lambda d: (d.order, d))
-
-
-def compute_derivatives(
-    model: Callable[[torch.Tensor], torch.Tensor],
-    points: torch.Tensor,
-    fields: tuple[str, ...],
-    requests: Iterable[Derivative],
-    create_graph: bool = True,
-) -> dict[Derivative, torch.Tensor]:
-    """Evaluate ``model`` at ``points`` (N, d) and return each requested derivative as (N,).
-
-    ``create_graph`` keeps the graph of the results so a loss built from them can be
-    backpropagated to the network's parameters (training); pass False for evaluation only.
-    """
-    requests = list(requests)
-    wanted = closure(requests)
-    x = points if points.requires_grad else points.detach().requires_grad_(True)
-    with torch.enable_grad():
-        out = model(x)
-        values: dict[Derivative, torch.Tensor] = {
-            Derivative(f, ()): out[:, k] for k, f in enumerate(fields)
-        }
-        gradients: dict[Derivative, torch.Tensor] = {}
-        top_order = max((d.order for d in wanted), default=0)
-        for d in wanted:
-            if d.order == 0:
-                continue
-            parent = d.parent()
-            if parent not in gradients:
-                gradients[parent] = gradient(values[parent], x, create_graph or parent.order + 1 < top_order)
-            values[d] = gradients[parent][:, d.wrt[-1]]
-        for d in requests:
-            if d.laplacian:
-                values[d] = sum_columns([values[p] for p in d.parts()], out[:, 0])
-    return values
-
-
-def sum_columns(columns: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    """The sum of (N,) columns; zeros shaped like ``like`` for none (a Laplacian over no input)."""
-    return torch.stack(columns).sum(0) if columns else torch.zeros_like(like)
-
-
-def with_laplacians(requests: set[Derivative], compute: Callable[[set[Derivative]], dict[Derivative, torch.Tensor]],
-                    like: torch.Tensor) -> dict[Derivative, torch.Tensor]:
-    """``compute`` for the requests with each Laplacian replaced by its parts, then summed (zeros
-    shaped like ``like`` for a Laplacian over no input)."""
-    wanted = {d for d in requests if not d.laplacian} | {p for d in requests if d.laplacian for p in d.parts()}
-    values = compute(wanted)
-    for d in requests:
-        if d.laplacian:
-            values[d] = sum_columns([values[p] for p in d.parts()], like)
-    return {d: values[d] for d in requests}
-
-
-def gradient(value: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
-    """d(value_i)/d(x_i) for every point i; zero where ``value`` does not depend on ``x``
-    (e.g. the derivative of a linear function, which autograd sees as a constant).
-
-    The graph is always retained: without ``create_graph``, two top-order gradients (u_xx and
-    u_yy) share the graph of the first-order one, which the first of them would otherwise free.
-    It goes away with the returned tensors."""
-    if not value.requires_grad:
-        return torch.zeros_like(x)
-    (grad,) = torch.autograd.grad(value.sum(), x, create_graph=create_graph, retain_graph=True,
-                                  allow_unused=True)
-    return torch.zeros_like(x) if grad is None else grad
 
 
 def derivative_name(d: Derivative, inputs: tuple[str, ...]) -> str:

@@ -1,12 +1,13 @@
-"""The ``func`` derivative engine: nested forward-mode ``torch.func.jvp`` through any network.
+"""Nested forward-mode ``torch.func.jvp`` through any network: the ``ForwardMode`` engine
+(``engine=func``).
 
 Jets need to know the network's layers; this engine needs nothing but a function of the points,
 so it serves every network (Fourier features, periodic inputs, any activation) and any output
-transform. The model maps each point on its own, so one jvp whose tangent is e_i at every point
-gives d/dx_i at every point at once, and k nested jvps give a k-th derivative. Each derivative is
-its own nest (work grows with the order, as 2^k forward passes), which is why ``auto`` prefers
-jets where they apply and nested autograd elsewhere; ``engine=func`` is there for networks and
-orders where forward mode wins, and as a third, independent check of the other two.
+transform, and it composes with ``vmap``/``jacrev`` (the Gauss-Newton Jacobian relies on that).
+The model maps each point on its own, so one jvp whose tangent is e_i at every point gives
+d/dx_i at every point at once, and k nested jvps give a k-th derivative. Each derivative is its
+own nest (work grows with the order, as 2^k forward passes), which is why ``auto`` does not
+choose it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Callable, Iterable
 import torch
 from torch.func import jvp
 
-from pinnlab.derivatives.derivative import Derivative, with_laplacians
+from pinnlab.derivatives.autograd import with_laplacians
+from pinnlab.derivatives.derivative import Derivative
 
 
 def directional(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,

@@ -12,9 +12,9 @@ which for order 2 reads d_ij phi = phi' z_ij + phi'' z_i z_j. Training then need
 backward pass through this first-order graph.
 
 Output transforms (hard constraints) are arbitrary user code, so they are not pushed through
-jets: the network's jets become a local Taylor polynomial in a fresh variable, and plain
-autograd differentiates the transform of that polynomial. Its graph holds (N,) columns only, so
-it costs little next to the (N, width) network.
+jets: pinnlab/derivatives/engines.py applies an affine one by the Leibniz rule
+(pinnlab/derivatives/affine.py), and differentiates any other by autograd on the local Taylor
+polynomial of the jets (:func:`taylor_polynomial`).
 """
 
 from __future__ import annotations

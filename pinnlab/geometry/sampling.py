@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -216,3 +217,23 @@ def _check_count(owner: str, arg: str, value: int) -> int:
     if value < 0:
         raise ValueError(f"{owner}: {arg} must be non-negative, got {value}")
     return int(value)
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """``sampling.*``: interior points, points per boundary or initial condition, the point source,
+    and a fresh interior draw every ``resample_every`` Adam steps (0: never)."""
+
+    points: int = 4000
+    boundary_points: int = 400
+    sampler: str = "sobol"
+    resample_every: int = 0
+
+    def problems(self) -> list[str]:
+        found = [f"sampling.{name} must be >= 1, got {getattr(self, name)}"
+                 for name in ("points", "boundary_points") if getattr(self, name) < 1]
+        if self.sampler not in SAMPLERS:
+            found.append(f"sampling.sampler must be one of {', '.join(SAMPLERS)}, got '{self.sampler}'")
+        if self.resample_every < 0:
+            found.append(f"sampling.resample_every must be >= 0, got {self.resample_every}")
+        return found

@@ -7,6 +7,7 @@ coordinates can be in any units and the first layer still sees well-conditioned 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -26,6 +27,28 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "softplus": nn.Softplus,
 }
 
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """``network.*``: the MLP's shape, its activation, random Fourier features (0: none) and the
+    inputs in which it is exactly periodic over the domain's box (e.g. "x")."""
+
+    width: int = 32
+    depth: int = 3
+    activation: str = "tanh"
+    fourier_features: int = 0
+    fourier_scale: float = 1.0
+    periodic: str = ""
+
+    def problems(self) -> list[str]:
+        found = [f"network.{name} must be >= 1, got {getattr(self, name)}"
+                 for name in ("width", "depth") if getattr(self, name) < 1]
+        if self.activation not in ACTIVATIONS:
+            found.append(f"network.activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'")
+        if self.fourier_features < 0:
+            found.append(f"network.fourier_features must be >= 0, got {self.fourier_features}")
+        return found
 
 def make_activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:

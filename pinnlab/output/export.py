@@ -35,7 +35,7 @@ from pinnlab.problem.equation_module import Problem, load_problem
 from pinnlab.runtime.progress import progress
 from pinnlab.problem.reference import Exact
 from pinnlab.solver.settings import Settings
-from pinnlab.solver.job import box_axes, default_grid
+from pinnlab.output.accuracy import box_axes, default_grid
 from pinnlab.runtime.threads import thread_limit
 from pinnlab.training.time_marching import TimeMarchedModel
 from pinnlab.output.xdmf import write_xdmf
@@ -120,9 +120,9 @@ def load_run(run_dir: str | Path, equation: str | Path | None = None,
 
     settings = Settings().replace(saved["settings"], f"{model_path}: settings")
     if device is not None:
-        settings = settings.replace({"device": device}, "--device")
-    if settings.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"{model_path} was solved on '{settings.device}', which torch cannot find "
+        settings = settings.replace({"numerics.device": device}, "--device")
+    if settings.numerics.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"{model_path} was solved on '{settings.numerics.device}', which torch cannot find "
                          "here; pass --device cpu")
     model = build_model(problem, settings)
     starts = saved.get("window_starts")
@@ -167,7 +167,7 @@ def parse_grid(grid: str | Sequence[int] | None, problem: Problem, settings: Set
     """
     inputs = problem.inputs
     if grid is None:
-        sizes = tuple(settings.grid or default_grid(problem))
+        sizes = tuple(settings.output.grid or default_grid(problem))
         if times is not None:
             sizes = (*sizes[:-1], len(times))
     elif isinstance(grid, str):
@@ -265,7 +265,7 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
     run = load_run(run_dir, equation, device)
     problem, settings, model = run.problem, run.settings, run.model
     if threads is not None:
-        settings = settings.replace({"threads": threads}, "--set threads")
+        settings = settings.replace({"numerics.threads": threads}, "--set threads")
     time_values = parse_times(times, problem)
     sizes = parse_grid(grid, problem, settings, time_values)
     selection = parse_fields(fields, problem)
@@ -283,10 +283,10 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
     datasets = {"prediction": selection.fields, "reference": referenced, "error": referenced,
                 "residual": selection.residuals, "derivatives": names}
     attrs = {"settings": settings.as_dict(), "metrics": _metrics(run.run_dir),
-             "source": problem.source_text, "seed": settings.seed,
+             "source": problem.source_text, "seed": settings.numerics.seed,
              "exported_from": str(run.run_dir)}
 
-    with thread_limit(settings.threads):
+    with thread_limit(settings.numerics.threads):
         shifts = export_shifts(problem, model, axes, selection.fields, attrs["metrics"], chunk)
         notes += gauge_notes(shifts, exact is not None)
         attrs["gauges"] = records(shifts)

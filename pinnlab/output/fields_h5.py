@@ -5,7 +5,9 @@ pinnlab: the grid, which grid points lie in the domain, the predicted fields,
 the reference solution and error where one is known, the pointwise residual of
 each equation, requested derivatives, the collocation points with their
 residuals, and the loss history.  ``pinnlab solve`` writes one as
-``fields.h5``; ``pinnlab export`` writes the same layout for any grid.
+``fields.h5``; ``pinnlab export`` writes the same layout for any grid.  This module
+holds the layout, its checks and the guarded HDF5 file both write through; the writer
+is :mod:`pinnlab.output.fields_writer`, the reader :func:`pinnlab.output.io.read_fields`.
 
 Layout (format ``pinnlab-fields``, version 2)::
 
@@ -78,18 +80,18 @@ import os
 import platform
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import h5py
 import numpy as np
 
-from pinnlab.runtime.atomic import atomic_path, jsonable
+from pinnlab.runtime.atomic import jsonable
 from pinnlab.output.grid_blocks import block_points, grid_blocks
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "GRID_GROUPS", "TIME_INPUT", "FieldsFile", "WriteGuard",
-    "open_for_writing", "read_fields", "spatial_inputs", "write_fields",
+    "FORMAT", "FORMAT_VERSION", "GRID_GROUPS", "RESERVED_ATTRS", "TIME_INPUT", "WriteGuard", "check_axes",
+    "check_history", "check_name", "check_points", "compression", "create_dataset", "decode_attr",
+    "encode_attrs", "open_for_writing", "spatial_inputs", "write_header", "write_points",
 ]
 
 FORMAT = "pinnlab-fields"
@@ -98,35 +100,9 @@ TIME_INPUT = "t"
 GRID_GROUPS = ("prediction", "reference", "error", "residual", "derivatives")
 """Groups whose datasets have the grid shape."""
 
-_RESERVED_ATTRS = frozenset({"format", "format_version", "equation", "inputs", "fields", "versions"})
+RESERVED_ATTRS = frozenset({"format", "format_version", "equation", "inputs", "fields", "versions"})
 _COMPRESS_FROM = 10_000
 _BLOCK = 65536
-
-
-@dataclass(frozen=True)
-class FieldsFile:
-    """The contents of a fields file, as returned by :func:`read_fields`.
-
-    ``mask`` is boolean; ``loss_history`` is empty when none was stored;
-    ``attrs`` holds only the extra attributes given to :func:`write_fields`
-    (the format metadata is in the other members), with JSON strings decoded.
-    ``residual``, ``derivatives``, ``points`` and ``versions`` are empty for
-    version 1 files.
-    """
-
-    equation: str
-    axes: dict[str, np.ndarray]
-    mask: np.ndarray
-    prediction: dict[str, np.ndarray]
-    reference: dict[str, np.ndarray]
-    error: dict[str, np.ndarray]
-    loss_history: dict[str, np.ndarray]
-    attrs: dict[str, Any]
-    residual: dict[str, np.ndarray] = field(default_factory=dict)
-    derivatives: dict[str, np.ndarray] = field(default_factory=dict)
-    points: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    versions: dict[str, str] = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
 
 
 class WriteGuard:
@@ -220,20 +196,7 @@ def check_name(kind: str, name: str) -> None:
         raise ValueError(f"invalid {kind} name {name!r}: must be a non-empty string without '/'")
 
 
-def _as_field(kind: str, name: str, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Return ``values`` as a float array of the grid shape, or raise naming the field."""
-    check_name(kind, name)
-    array = np.asarray(values)
-    if array.shape != shape:
-        raise ValueError(
-            f"{kind} field {name!r} has shape {array.shape}, expected the grid shape {shape}"
-        )
-    if not np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float64)
-    return array
-
-
-def _create(group: h5py.Group, name: str, data: np.ndarray) -> None:
+def create_dataset(group: h5py.Group, name: str, data: np.ndarray) -> None:
     """Create a dataset, gzip-compressed when it is large enough to matter."""
     if data.size >= _COMPRESS_FROM:
         group.create_dataset(name, data=data, compression="gzip", shuffle=True)
@@ -258,7 +221,7 @@ def _encode_attr(name: str, value: Any) -> Any:
     )
 
 
-def _decode_attr(value: Any) -> Any:
+def decode_attr(value: Any) -> Any:
     """Undo :func:`_encode_attr`: JSON objects/arrays are decoded, NumPy scalars unwrapped."""
     if isinstance(value, bytes):
         value = value.decode("utf-8")
@@ -291,7 +254,7 @@ def check_axes(axes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def encode_attrs(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
     """Extra attributes ready to store; reserved names and unstorable values raise."""
     extra = dict(attrs or {})
-    clash = _RESERVED_ATTRS.intersection(extra)
+    clash = RESERVED_ATTRS.intersection(extra)
     if clash:
         raise ValueError(f"attrs may not use the reserved names {sorted(clash)}")
     return {name: _encode_attr(name, value) for name, value in extra.items()}
@@ -331,12 +294,6 @@ def _write_spatial_grid(f: h5py.File, space: list[np.ndarray]) -> None:
         dataset[block.start:block.stop] = points
 
 
-def _grid_arrays(kind: str, arrays: Mapping[str, np.ndarray] | None, shape: tuple[int, ...],
-                 inside: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: np.where(inside, _as_field(kind, name, values, shape), np.nan)
-            for name, values in (arrays or {}).items()}
-
-
 def check_points(points: Mapping[str, Mapping[str, np.ndarray]] | None,
                   dim: int) -> dict[str, dict[str, np.ndarray]]:
     """Point clouds as float64 arrays: coordinates (N, dim) and values (N,), or raise naming them."""
@@ -365,7 +322,7 @@ def check_points(points: Mapping[str, Mapping[str, np.ndarray]] | None,
     return clouds
 
 
-def _check_history(loss_history: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+def check_history(loss_history: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
     history: dict[str, np.ndarray] = {}
     if loss_history is None:
         return history
@@ -393,119 +350,4 @@ def write_points(f: h5py.File, clouds: Mapping[str, Mapping[str, np.ndarray]]) -
     for cloud, arrays in clouds.items():
         group = f["points"].create_group(cloud, track_order=True)
         for name, values in arrays.items():
-            _create(group, name, values)
-
-
-def write_fields(
-    path: str | os.PathLike[str],
-    *,
-    equation: str,
-    axes: dict[str, np.ndarray],
-    mask: np.ndarray,
-    prediction: dict[str, np.ndarray],
-    reference: dict[str, np.ndarray] | None = None,
-    loss_history: dict[str, np.ndarray] | None = None,
-    attrs: dict[str, Any] | None = None,
-    residual: dict[str, np.ndarray] | None = None,
-    derivatives: dict[str, np.ndarray] | None = None,
-    points: dict[str, dict[str, np.ndarray]] | None = None,
-) -> None:
-    """Atomically write solution fields on the grid spanned by ``axes`` (see module docstring).
-
-    ``axes`` maps each input name to its 1D coordinates, in input order; fields
-    are indexed ``[i0, i1, ...]`` along those axes (``indexing="ij"``).  Points
-    where ``mask`` is false are set to NaN in every grid-shaped array, so the
-    file always honours "NaN outside the domain".  ``residual`` and
-    ``derivatives`` are grid-shaped arrays by name; ``points`` maps a cloud
-    name to ``{"coordinates": (N, d), value name: (N,), ...}``.
-    ``loss_history`` must contain ``"step"`` plus one 1D array per loss term,
-    all of one length.
-
-    Raises ``ValueError`` for an array whose shape is not the expected one
-    (naming it and both shapes), a reference for a field not in ``prediction``,
-    a malformed axis, mask, point cloud or loss history, or an extra attribute
-    that reuses a reserved name; ``TypeError`` for an attribute value it cannot
-    store.  Nothing is written when validation fails.
-    """
-    coordinates = check_axes(axes)
-    shape = tuple(len(a) for a in coordinates.values())
-
-    mask_array = np.asarray(mask)
-    if mask_array.shape != shape:
-        raise ValueError(f"mask has shape {mask_array.shape}, expected the grid shape {shape}")
-    inside = mask_array.astype(bool)
-
-    if not prediction:
-        raise ValueError("prediction must contain at least one field")
-    grid = {"prediction": _grid_arrays("prediction", prediction, shape, inside)}
-    for name in reference or {}:
-        if name not in grid["prediction"]:
-            raise ValueError(
-                f"reference given for field {name!r}, which is not in prediction "
-                f"(fields: {list(grid['prediction'])})"
-            )
-    grid["reference"] = _grid_arrays("reference", reference, shape, inside)
-    grid["error"] = {name: grid["prediction"][name] - values for name, values in grid["reference"].items()}
-    grid["residual"] = _grid_arrays("residual", residual, shape, inside)
-    grid["derivatives"] = _grid_arrays("derivative", derivatives, shape, inside)
-    clouds = check_points(points, len(coordinates))
-    history = _check_history(loss_history)
-    encoded = encode_attrs(attrs)
-
-    with atomic_path(path) as tmp, open_for_writing(tmp, report_as=path) as (f, _):
-        write_header(f, equation, coordinates, list(grid["prediction"]), encoded)
-        _create(f, "mask", inside.astype(np.uint8))
-        for group, arrays in grid.items():
-            for name, values in arrays.items():
-                _create(f[group], name, values)
-        write_points(f, clouds)
-        for term, values in history.items():
-            _create(f["loss_history"], term, values)
-
-
-def _read_group(f: h5py.File, name: str) -> dict[str, np.ndarray]:
-    group = f.get(name)
-    return {key: group[key][()] for key in group} if group is not None else {}
-
-
-def read_fields(path: str | os.PathLike[str]) -> FieldsFile:
-    """Read a file written by :func:`write_fields` (format version 1 or 2).
-
-    Fields and axes come back in the order they were written.  Raises
-    ``ValueError`` if the file is not a pinnlab fields file or comes from a
-    newer format version.
-    """
-    with h5py.File(path, "r") as f:
-        found = _decode_attr(f.attrs.get("format"))
-        if found != FORMAT:
-            raise ValueError(f"{path} is not a {FORMAT} file (format attribute: {found!r})")
-        version = _decode_attr(f.attrs.get("format_version"))
-        if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-            raise ValueError(
-                f"{path} has format_version {version!r}; this pinnlab reads 1 to {FORMAT_VERSION}"
-            )
-        inputs = json.loads(f.attrs["inputs"])
-        fields = json.loads(f.attrs["fields"])
-        points_group = f.get("points")
-        points = (
-            {cloud: {key: points_group[cloud][key][()] for key in points_group[cloud]}
-             for cloud in points_group}
-            if points_group is not None
-            else {}
-        )
-        return FieldsFile(
-            equation=_decode_attr(f.attrs["equation"]),
-            axes={name: f["coordinates"][name][()] for name in inputs},
-            mask=f["mask"][()].astype(bool),
-            prediction={name: f["prediction"][name][()] for name in fields},
-            reference={name: f["reference"][name][()] for name in fields if name in f["reference"]},
-            error={name: f["error"][name][()] for name in fields if name in f["error"]},
-            loss_history=_read_group(f, "loss_history"),
-            attrs={name: _decode_attr(value) for name, value in f.attrs.items()
-                   if name not in _RESERVED_ATTRS},
-            residual=_read_group(f, "residual"),
-            derivatives=_read_group(f, "derivatives"),
-            points=points,
-            versions=_decode_attr(f.attrs.get("versions", "{}")),
-            format_version=version,
-        )
+            create_dataset(group, name, values)

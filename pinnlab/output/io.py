@@ -2,8 +2,9 @@
 
 ``read_results("results/heat")`` (a run directory) or ``read_results("results/heat/export.h5")``
 (any file in the ``pinnlab-fields`` layout, see :mod:`pinnlab.output.fields_h5`) returns a
-:class:`Results`; ``Results.to_xarray()`` turns its grid data into an ``xarray.Dataset`` with
-the inputs as coordinates. This API is what notebooks are written against: keep it stable.
+:class:`Results`, the one record of a fields file (:func:`read_fields` reads a file path alone);
+``Results.to_xarray()`` turns its grid data into an ``xarray.Dataset`` with the inputs as
+coordinates. This API is what notebooks are written against: keep it stable.
 
 A run directory is read only when its files are one complete run (see
 :func:`pinnlab.runtime.run_folder.check_run_folder`): a folder left in the middle of writing, or holding
@@ -20,19 +21,25 @@ from typing import Any
 
 import numpy as np
 
-from pinnlab.output.fields_h5 import read_fields
+import h5py
+
+from pinnlab.output.fields_h5 import FORMAT, FORMAT_VERSION, RESERVED_ATTRS, decode_attr
 from pinnlab.runtime.run_folder import RunFolderError, check_run_folder
 
-__all__ = ["Results", "RunFolderError", "read_metrics", "read_results"]
+__all__ = ["Results", "RunFolderError", "read_fields", "read_metrics", "read_results"]
 
 
 @dataclass(frozen=True)
 class Results:
-    """A solve's or export's results as numpy arrays.
+    """A solve's or export's results as numpy arrays: the contents of one fields file.
 
     Grid arrays (``prediction``, ``reference``, ``error``, ``residual``, ``derivatives``) are
-    keyed by name and have the grid shape, axis k along ``inputs[k]``, NaN outside the domain.
-    ``points`` maps a cloud name to ``{"coordinates": (N, d), value name: (N,)}``.
+    keyed by name and have the grid shape, axis k along ``inputs[k]``, NaN outside the domain;
+    ``mask`` is boolean. ``points`` maps a cloud name to ``{"coordinates": (N, d), value name:
+    (N,)}``; ``loss_history`` is empty when none was stored. ``attrs`` holds the file's extra
+    attributes (JSON decoded; the format metadata is in the other members), of which
+    ``settings``, ``metrics`` and ``source`` are also given on their own. ``residual``,
+    ``derivatives``, ``points`` and ``versions`` are empty for version 1 files.
     """
 
     equation: str
@@ -51,6 +58,8 @@ class Results:
     metrics: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
 
     def to_xarray(self) -> Any:
         """The grid data as an ``xarray.Dataset``: coordinates are the inputs; data variables are
@@ -93,28 +102,53 @@ def read_results(path: str | os.PathLike[str]) -> Results:
     not a pinnlab fields file, and ``RunFolderError`` (a ``ValueError``) for a run directory whose
     files are not one complete run.
     """
-    data = read_fields(_fields_path(path))
-    attrs = data.attrs
-    metrics = attrs.get("metrics") if isinstance(attrs.get("metrics"), dict) else {}
-    versions = data.versions or metrics.get("versions", {})
-    return Results(
-        equation=data.equation,
-        inputs=list(data.axes),
-        fields=list(data.prediction),
-        axes=data.axes,
-        mask=data.mask,
-        prediction=data.prediction,
-        reference=data.reference,
-        error=data.error,
-        residual=data.residual,
-        derivatives=data.derivatives,
-        points=data.points,
-        loss_history=data.loss_history,
-        settings=attrs.get("settings") if isinstance(attrs.get("settings"), dict) else {},
-        metrics=metrics,
-        source=attrs.get("source", "") if isinstance(attrs.get("source", ""), str) else "",
-        versions=dict(versions),
-    )
+    return read_fields(_fields_path(path))
+
+
+def _read_group(f: h5py.File, name: str) -> dict[str, np.ndarray]:
+    group = f.get(name)
+    return {key: group[key][()] for key in group} if group is not None else {}
+
+
+def read_fields(path: str | os.PathLike[str]) -> Results:
+    """Read a fields file (format version 1 or 2); fields and axes come back in the order they
+    were written. Raises ``ValueError`` if the file is not a pinnlab fields file or comes from a
+    newer format version."""
+    with h5py.File(path, "r") as f:
+        found = decode_attr(f.attrs.get("format"))
+        if found != FORMAT:
+            raise ValueError(f"{path} is not a {FORMAT} file (format attribute: {found!r})")
+        version = decode_attr(f.attrs.get("format_version"))
+        if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+            raise ValueError(f"{path} has format_version {version!r}; this pinnlab reads 1 to {FORMAT_VERSION}")
+        inputs = json.loads(f.attrs["inputs"])
+        fields = json.loads(f.attrs["fields"])
+        points_group = f.get("points")
+        points = ({cloud: {key: points_group[cloud][key][()] for key in points_group[cloud]}
+                   for cloud in points_group} if points_group is not None else {})
+        attrs = {name: decode_attr(value) for name, value in f.attrs.items() if name not in RESERVED_ATTRS}
+        metrics = attrs.get("metrics") if isinstance(attrs.get("metrics"), dict) else {}
+        versions = decode_attr(f.attrs.get("versions", "{}")) or metrics.get("versions", {})
+        return Results(
+            equation=decode_attr(f.attrs["equation"]),
+            inputs=list(inputs),
+            fields=list(fields),
+            axes={name: f["coordinates"][name][()] for name in inputs},
+            mask=f["mask"][()].astype(bool),
+            prediction={name: f["prediction"][name][()] for name in fields},
+            reference={name: f["reference"][name][()] for name in fields if name in f["reference"]},
+            error={name: f["error"][name][()] for name in fields if name in f["error"]},
+            residual=_read_group(f, "residual"),
+            derivatives=_read_group(f, "derivatives"),
+            points=points,
+            loss_history=_read_group(f, "loss_history"),
+            settings=attrs.get("settings") if isinstance(attrs.get("settings"), dict) else {},
+            metrics=metrics,
+            source=attrs.get("source", "") if isinstance(attrs.get("source", ""), str) else "",
+            versions=dict(versions),
+            attrs=attrs,
+            format_version=version,
+        )
 
 
 def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

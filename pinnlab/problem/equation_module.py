@@ -38,7 +38,6 @@ from pinnlab.problem.gauges import Gauge, check_gauges
 from pinnlab.geometry import Geometry
 from pinnlab.problem.reference import Exact, Reference
 from pinnlab.geometry.sampling import make_sampler
-from pinnlab.solver.settings import Settings
 
 KNOWN_NAMES = (
     "domain", "fields", "inputs", "residual", "residuals", "conditions", "output_transform",
@@ -145,8 +144,7 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
             reference = Exact(reference)
         if reference is not None:
             reference.check(layout, source_path.parent if source_path else None)
-        defaults = as_mapping(namespace.get("defaults"), "defaults")
-        Settings().replace(defaults, "defaults")
+        defaults = as_mapping(namespace.get("defaults"), "defaults")  # checked by pinnlab.solver.settings
         gauges = check_gauges(namespace.get("gauges"), layout, residuals, conditions)
     except (EquationError, ValueError) as error:
         raise fail(str(error)) from None

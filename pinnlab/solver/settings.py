@@ -1,155 +1,290 @@
-"""Solver settings: pinnlab's defaults, overridden by the equation module's ``defaults``, then
-by the command line. Unknown names are refused with the list of valid ones."""
+"""Solver settings: typed groups, each defined and checked beside the code that uses it.
+
+pinnlab's defaults are overridden by the equation module's ``defaults``, then by the command line.
+A setting is named ``group.field`` (``refine.method``, ``adam.lr``, ``numerics.dtype``); the
+training phases are a sequence (``phases=adam,lbfgs,ssbroyden``), each phase's settings named by
+the phase (``ssbroyden.steps``). The flat names of pinnlab 0.1 (``refine_every``, ``steps``,
+``second_order``) are still accepted, each with a one-line note naming its new name.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import difflib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Union
 
 from pinnlab.derivatives.compiling import COMPILE_CHOICES
-from pinnlab.derivatives.derivative import ENGINES
-from pinnlab.geometry.sampling import SAMPLERS
-from pinnlab.model.network import ACTIVATIONS
+from pinnlab.derivatives.engines import ENGINES
+from pinnlab.geometry.sampling import SamplingSettings
+from pinnlab.model.network import NetworkSettings
+from pinnlab.solver.legacy_names import LEGACY_NAMES, SECOND_ORDER
+from pinnlab.training.checkpoint import CheckpointSettings
+from pinnlab.training.curriculum import CausalSettings, CurriculumSettings
+from pinnlab.training.loss_balancing import BalanceSettings
+from pinnlab.training.phases.adam import AdamSettings
+from pinnlab.training.phases.lbfgs import LBFGSSettings
+from pinnlab.training.phases.levenberg_marquardt import LevenbergMarquardtSettings
+from pinnlab.training.phases.quasi_newton import QuasiNewtonSettings
 from pinnlab.training.quasi_newton import UPDATES
-
-REFINE_METHODS = ("none", "rar", "rar-d", "rad")
-SECOND_ORDER = ("none", *UPDATES, "lm")
-CURRICULUM_MODES = ("grow", "march")
-BALANCE_METHODS = ("none", "grad-norm", "ntk")
+from pinnlab.training.refinement import RefinementSettings
 
 
 @dataclass(frozen=True)
-class Settings:
-    # network
-    width: int = 32
-    depth: int = 3
-    activation: str = "tanh"
-    fourier_features: int = 0
-    fourier_scale: float = 1.0
-    periodic: str = ""  # inputs in which the network is exactly periodic over the domain's box, e.g. "x"
-    # collocation
-    points: int = 4000
-    boundary_points: int = 400
-    sampler: str = "sobol"
-    resample_every: int = 0
-    # residual-based adaptive collocation (see pinnlab/training/refinement.py)
-    refine: str = "none"
-    refine_every: int = 500
-    refine_points: int = 500
-    refine_pool: int = 20000
-    refine_k: float = 1.0
-    refine_c: float = 1.0
-    refine_budget: str = "grow"
-    # time-dependent problems (see pinnlab/training/curriculum.py): growing time windows, causal weights
-    curriculum: int = 0
-    curriculum_every: int = 0
-    curriculum_loss: float = 0.0
-    curriculum_mode: str = "grow"  # grow: windows [t0, t_k]; march: windows [t_{k-1}, t_k], one network each
-    causal_eps: float = 0.0
-    causal_eps_max: float = 100.0
-    causal_bins: int = 32
-    # optimizer schedule: Adam, then L-BFGS with strong-Wolfe line search
-    steps: int = 2000
-    lr: float = 1e-3
-    lr_decay: float = 0.1
-    lbfgs_steps: int = 2000
-    lbfgs_history: int = 50
-    lbfgs_restarts: int = 3
-    # then optionally a dense quasi-Newton or Levenberg-Marquardt phase (pinnlab/training/second_order_phase.py)
-    second_order: str = "none"  # none, bfgs, ssbfgs, ssbroyden, lm
-    second_order_steps: int = 0
-    lm_svd_rank: int = 0  # lm: steps within the Jacobian's leading singular directions; 0: all
-    weights: Mapping[str, float] = field(default_factory=dict)
-    # adaptive term weights during Adam (see pinnlab/training/loss_balancing.py)
-    balance: str = "none"  # none, grad-norm, ntk
-    balance_every: int = 100
-    balance_alpha: float = 0.9
-    balance_points: int = 256  # ntk: points per term for the kernel traces
-    # numerics and reproducibility
+class NumericsSettings:
+    """``numerics.*``: derivative engine, torch.compile, residual chunk (0: auto), precision,
+    device, seed and CPU threads (0: torch's choice)."""
+
     engine: str = "auto"
-    compile: str = "auto"  # torch.compile the jets: on, off, auto (long runs; see pinnlab/derivatives/compiling.py)
-    residual_chunk: int = 0  # points per chunk of the training residual's pass; 0: auto (pinnlab/derivatives/chunked_loss.py)
+    compile: str = "auto"
+    residual_chunk: int = 0
     dtype: str = "float64"
     device: str = "cpu"
     seed: int = 0
     threads: int = 0
-    # output
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.engine not in ENGINES:
+            found.append(f"numerics.engine must be one of {', '.join(ENGINES)}, got '{self.engine}'")
+        if self.compile not in COMPILE_CHOICES:
+            found.append(f"numerics.compile must be one of {', '.join(COMPILE_CHOICES)}, got '{self.compile}'")
+        if self.dtype not in ("float32", "float64"):
+            found.append(f"numerics.dtype must be float32 or float64, got '{self.dtype}'")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            found.append(f"numerics.device must be cpu or cuda[:N], got '{self.device}'")
+        found += [f"numerics.{name} must be >= 0, got {getattr(self, name)}"
+                  for name in ("residual_chunk", "threads") if getattr(self, name) < 0]
+        return found
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """``output.*``: the evaluation grid (() : a default per dimension), how often losses are
+    logged, and the progress bar."""
+
     grid: tuple[int, ...] = ()
     log_every: int = 50
     progress: bool = True
-    # fault tolerance: checkpoints every k steps (and at the end); rollbacks after a non-finite loss
-    checkpoint_every: int = 1000
-    rollbacks: int = 3
 
-    def replace(self, overrides: Mapping[str, Any], source: str) -> "Settings":
-        """A copy with ``overrides`` applied; ``source`` names where they came from for errors."""
-        valid = {f.name: f for f in dataclasses.fields(self)}
-        changes: dict[str, Any] = {}
-        for key, value in overrides.items():
-            if key not in valid:
-                raise ValueError(
-                    f"{source}: unknown setting '{key}'; valid settings: {', '.join(valid)}"
-                )
-            changes[key] = coerce(key, value, getattr(self, key), source)
-        result = dataclasses.replace(self, **changes)
+    def problems(self) -> list[str]:
+        found = []
+        if any(g < 2 for g in self.grid):
+            found.append(f"output.grid sizes must be >= 2, got {self.grid}")
+        if self.log_every < 1:
+            found.append(f"output.log_every must be >= 1, got {self.log_every}")
+        return found
+
+
+PhaseSettings = Union[AdamSettings, LBFGSSettings, QuasiNewtonSettings, LevenbergMarquardtSettings]
+PHASES: dict[str, Callable[[], PhaseSettings]] = {
+    "adam": AdamSettings, "lbfgs": LBFGSSettings,
+    **{update: (lambda update=update: QuasiNewtonSettings(update)) for update in UPDATES},
+    "lm": LevenbergMarquardtSettings,
+}
+GROUPS = {
+    "network": NetworkSettings, "sampling": SamplingSettings, "refine": RefinementSettings,
+    "curriculum": CurriculumSettings, "causal": CausalSettings, "balance": BalanceSettings,
+    "checkpoint": CheckpointSettings, "numerics": NumericsSettings, "output": OutputSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    network: NetworkSettings = NetworkSettings()
+    sampling: SamplingSettings = SamplingSettings()
+    refine: RefinementSettings = RefinementSettings()
+    curriculum: CurriculumSettings = CurriculumSettings()
+    causal: CausalSettings = CausalSettings()
+    phases: tuple[PhaseSettings, ...] = (AdamSettings(), LBFGSSettings())
+    balance: BalanceSettings = BalanceSettings()
+    weights: Mapping[str, float] = field(default_factory=dict)
+    checkpoint: CheckpointSettings = CheckpointSettings()
+    numerics: NumericsSettings = NumericsSettings()
+    output: OutputSettings = OutputSettings()
+
+    def phase(self, name: str) -> PhaseSettings | None:
+        """The phase called ``name`` (``adam``, ``lbfgs``, ``ssbroyden``, ``lm``...), or None."""
+        return next((p for p in self.phases if p.name == name), None)
+
+    def replace(self, overrides: Mapping[str, Any], source: str, notes: list[str] | None = None) -> "Settings":
+        """A copy with ``overrides`` applied, checked; ``source`` names where they came from.
+
+        Keys are dotted names (``refine.every``), group names with a mapping of fields
+        (``{"refine": {"every": 200}}``), ``phases``, ``weights``, or flat names of pinnlab 0.1,
+        for which a note naming the new one goes into ``notes``."""
+        dotted = flatten(overrides, source)
+        result = self
+        if "phases" in dotted:
+            result = dataclasses.replace(result, phases=parse_phases(dotted.pop("phases"), self, source))
+        legacy = set()
+        for key in [k for k in dotted if k in LEGACY_NAMES]:
+            value = dotted.pop(key)
+            if key == "second_order":
+                result = with_second_order(result, str(value), source)
+                new = f"phases={','.join(p.name for p in result.phases)}"
+            else:
+                new = LEGACY_NAMES[key]
+                if new not in dotted:
+                    dotted[new] = value
+                    legacy.add(new)
+            if notes is not None and key not in ("weights", "second_order_steps"):
+                notes.append(f"{source}: setting '{key}' is now '{new}'")
+        if "second_order.steps" in dotted:  # the phase after L-BFGS, whichever it is
+            value = dotted.pop("second_order.steps")
+            extra = [p.name for p in result.phases if p.name not in ("adam", "lbfgs")]
+            if extra:
+                dotted.setdefault(f"{extra[-1]}.steps", value)
+                legacy.add(f"{extra[-1]}.steps")
+                if notes is not None:
+                    notes.append(f"{source}: setting 'second_order_steps' is now '{extra[-1]}.steps'")
+        for key, value in dotted.items():
+            phase, _, name = key.partition(".")
+            if phase in PHASES and result.phase(phase) is None:
+                steps = coerce(key, value, 0, source) if name == "steps" else None
+                if steps == 0 or steps is None and key in legacy:
+                    continue  # no steps of a phase not run; lm_svd_rank without lm
+                if steps is None:
+                    raise ValueError(f"{source}: '{key}' is set, but {phase} is not among the phases "
+                                     f"({','.join(p.name for p in result.phases)}); add it to phases")
+                result = dataclasses.replace(result, phases=in_order(result.phases, PHASES[phase]()))
+            result = result.with_value(key, value, source)
         result.check(source)
         return result
 
+    def with_value(self, key: str, value: Any, source: str) -> "Settings":
+        if key == "weights":
+            return dataclasses.replace(self, weights=coerce(key, value, {}, source))
+        group, _, name = key.partition(".")
+        if group in GROUPS:
+            current = getattr(self, group)
+            if not name or name not in {f.name for f in dataclasses.fields(current)}:
+                raise ValueError(f"{source}: unknown setting '{key}'; {group} has "
+                                 f"{', '.join(group + '.' + f.name for f in dataclasses.fields(current))}")
+            changed = dataclasses.replace(current, **{name: coerce(key, value, getattr(current, name), source)})
+            return dataclasses.replace(self, **{group: changed})
+        if group in PHASES:
+            phase = self.phase(group)
+            if phase is None:
+                raise ValueError(f"{source}: {group} is not among the phases")
+            names = [f.name for f in dataclasses.fields(phase) if f.name != "update"]
+            if name not in names:
+                raise ValueError(f"{source}: unknown setting '{key}'; {group} has "
+                                 f"{', '.join(group + '.' + n for n in names)}")
+            changed = dataclasses.replace(phase, **{name: coerce(key, value, getattr(phase, name), source)})
+            return dataclasses.replace(self, phases=tuple(changed if p.name == group else p for p in self.phases))
+        raise ValueError(f"{source}: unknown setting '{key}'{suggestion(key)}; settings are "
+                         f"{', '.join(valid_names())}")
+
     def check(self, source: str) -> None:
-        problems = []
-        if self.dtype not in ("float32", "float64"):
-            problems.append(f"dtype must be float32 or float64, got '{self.dtype}'")
-        if self.engine not in ENGINES:
-            problems.append(f"engine must be one of {', '.join(ENGINES)}, got '{self.engine}'")
-        if self.compile not in COMPILE_CHOICES:
-            problems.append(f"compile must be one of {', '.join(COMPILE_CHOICES)}, got '{self.compile}'")
-        if self.sampler not in SAMPLERS:
-            problems.append(f"sampler must be one of {', '.join(SAMPLERS)}, got '{self.sampler}'")
-        if self.activation not in ACTIVATIONS:
-            problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'")
-        for name in ("points", "boundary_points", "width", "depth", "log_every", "refine_every", "refine_pool", "causal_bins",
-                     "checkpoint_every", "balance_every", "balance_points"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("steps", "lbfgs_steps", "resample_every", "fourier_features", "refine_points", "threads", "lbfgs_restarts",
-                     "rollbacks", "curriculum", "curriculum_every", "residual_chunk", "second_order_steps",
-                     "lm_svd_rank"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.second_order not in SECOND_ORDER:
-            problems.append(f"second_order must be one of {', '.join(SECOND_ORDER)}, got '{self.second_order}'")
-        if self.balance not in BALANCE_METHODS:
-            problems.append(f"balance must be one of {', '.join(BALANCE_METHODS)}, got '{self.balance}'")
-        if not 0.0 <= self.balance_alpha < 1.0:
-            problems.append(f"balance_alpha must be in [0, 1), got {self.balance_alpha}")
-        if self.refine not in REFINE_METHODS:
-            problems.append(f"refine must be one of {', '.join(REFINE_METHODS)}, got '{self.refine}'")
-        if self.curriculum_mode not in CURRICULUM_MODES:
-            problems.append(f"curriculum_mode must be one of {', '.join(CURRICULUM_MODES)}, got '{self.curriculum_mode}'")
-        if self.refine_budget not in ("grow", "fixed"):
-            problems.append(f"refine_budget must be grow or fixed, got '{self.refine_budget}'")
-        if self.refine_k < 0 or self.refine_c < 0:
-            problems.append(f"refine_k and refine_c must be >= 0, got {self.refine_k}, {self.refine_c}")
-        if min(self.curriculum_loss, self.causal_eps, self.causal_eps_max) < 0:
-            problems.append("curriculum_loss, causal_eps and causal_eps_max must be >= 0")
-        if not math.isfinite(self.causal_eps_max):
-            problems.append(f"causal_eps_max must be finite, got {self.causal_eps_max}")
-        if not self.lr > 0:
-            problems.append(f"lr must be > 0, got {self.lr}")
-        if any(g < 2 for g in self.grid):
-            problems.append(f"grid sizes must be >= 2, got {self.grid}")
-        if not (self.device == "cpu" or self.device.startswith("cuda")):
-            problems.append(f"device must be cpu or cuda[:N], got '{self.device}'")
-        if problems:
-            raise ValueError(f"{source}: " + "; ".join(problems))
+        found = [problem for group in GROUPS for problem in getattr(self, group).problems()]
+        names = [p.name for p in self.phases]
+        if len(set(names)) < len(names):
+            found.append(f"phases must not repeat a phase, got {','.join(names)}")
+        found += [problem for phase in self.phases for problem in phase.problems()]
+        if found:
+            raise ValueError(f"{source}: " + "; ".join(found))
+
+    def as_nested(self) -> dict[str, Any]:
+        """Every setting, grouped as in the dotted names (JSON-ready: metrics.json, checkpoints)."""
+        data: dict[str, Any] = {group: group_dict(getattr(self, group)) for group in GROUPS}
+        data["phases"] = [{"name": p.name, **group_dict(p)} for p in self.phases]
+        data["weights"] = dict(self.weights)
+        return data
+
+    # --- transition: the flat names of pinnlab 0.1, read by code not yet moved to the groups ---
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name not in LEGACY_NAMES:
+            raise AttributeError(name)
+        return flat_value(self, name)
 
     def as_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = {name: flat_value(self, name) for name in LEGACY_NAMES}
         data["weights"] = dict(self.weights)
-        data["grid"] = list(self.grid)
+        data["grid"] = list(self.output.grid)
         return data
+
+
+def flat_value(settings: Settings, name: str) -> Any:
+    """The value a flat name of pinnlab 0.1 stands for."""
+    if name == "second_order":
+        extra = [p.name for p in settings.phases if p.name not in ("adam", "lbfgs")]
+        return extra[-1] if extra else "none"
+    if name == "second_order_steps":
+        extra = [p for p in settings.phases if p.name not in ("adam", "lbfgs")]
+        return extra[-1].steps if extra else 0
+    group, _, field_name = LEGACY_NAMES[name].partition(".")
+    if group in PHASES:
+        phase = settings.phase(group)
+        if phase is None:  # a phase not in the sequence takes no steps
+            return 0 if field_name == "steps" else getattr(PHASES[group](), field_name)
+        return getattr(phase, field_name)
+    if group == "weights":
+        return settings.weights
+    return getattr(getattr(settings, group), field_name)
+
+
+def suggestion(key: str) -> str:
+    close = difflib.get_close_matches(key, [*valid_names(), *LEGACY_NAMES], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def group_dict(group: Any) -> dict[str, Any]:
+    data = dataclasses.asdict(group)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+def valid_names() -> list[str]:
+    names = [f"{group}.{f.name}" for group, cls in GROUPS.items() for f in dataclasses.fields(cls)]
+    names += [f"{name}.{f.name}" for name, make in PHASES.items() for f in dataclasses.fields(make())
+              if f.name != "update"]
+    return ["phases", *names, "weights"]
+
+
+def flatten(overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``{"refine": {"every": 5}, "adam.lr": 1e-3}`` as ``{"refine.every": 5, "adam.lr": 1e-3}``;
+    a saved ``phases`` list of dicts (metrics.json, model.pt) as ``phases`` plus each phase's fields."""
+    flat: dict[str, Any] = {}
+    for key, value in overrides.items():
+        key = str(key).strip()
+        if key == "phases" and isinstance(value, (list, tuple)) and value and isinstance(value[0], Mapping):
+            flat["phases"] = [str(p["name"]) for p in value]
+            for phase in value:
+                flat.update({f"{phase['name']}.{k}": v for k, v in phase.items() if k not in ("name", "update")})
+        elif isinstance(value, Mapping) and key != "weights":
+            for name, inner in value.items():
+                flat[f"{key}.{name}"] = inner
+        else:
+            flat[key] = value
+    return flat
+
+
+def parse_phases(value: Any, settings: Settings, source: str) -> tuple[PhaseSettings, ...]:
+    names = [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else [str(n) for n in value]
+    unknown = [n for n in names if n not in PHASES]
+    if unknown or not names:
+        raise ValueError(f"{source}: phases must be a list of {', '.join(PHASES)}, got {value!r}")
+    return tuple(settings.phase(n) or PHASES[n]() for n in names)
+
+
+def in_order(phases: tuple[PhaseSettings, ...], new: PhaseSettings) -> tuple[PhaseSettings, ...]:
+    """``phases`` with ``new`` inserted where pinnlab 0.1 ran it: Adam first, then L-BFGS, then
+    any other method last (``--lbfgs-steps 100`` on an equation whose phases are adam,ssbroyden)."""
+    rank = {"adam": 0, "lbfgs": 1}
+    position = sum(1 for p in phases if rank.get(p.name, 2) <= rank.get(new.name, 2))
+    return (*phases[:position], new, *phases[position:])
+
+
+def with_second_order(settings: Settings, method: str, source: str) -> Settings:
+    """``second_order=METHOD`` of pinnlab 0.1: METHOD becomes the phase after Adam and L-BFGS."""
+    if method not in SECOND_ORDER:
+        raise ValueError(f"{source}: second_order must be one of {', '.join(SECOND_ORDER)}, got '{method}'")
+    kept = tuple(p for p in settings.phases if p.name in ("adam", "lbfgs"))
+    if method == "none":
+        return dataclasses.replace(settings, phases=kept)
+    old = [p for p in settings.phases if p.name not in ("adam", "lbfgs")]
+    steps = old[-1].steps if old else 0
+    return dataclasses.replace(settings, phases=(*kept, dataclasses.replace(PHASES[method](), steps=steps)))
 
 
 def coerce(key: str, value: Any, current: Any, source: str) -> Any:

@@ -1,9 +1,10 @@
 """Checkpoints: everything a solve needs to continue, written atomically as ``last`` and ``best``.
 
-A checkpoint is one ``torch.save`` dictionary (see ``Trainer.state_dict`` in
-:mod:`pinnlab.training.trainer`): the model, the optimizer and scheduler states, the step, the RNG
-states, the sampler state and the current collocation points, the loss weights and history,
-the resolved settings, the run's id and the pinnlab version. Before it is read, the file is
+A checkpoint is one ``torch.save`` dictionary (``Context.state_dict`` in
+:mod:`pinnlab.training.context`): each part's own state (every phase's under ``phases``, every
+hook's under ``hooks``, the sampler, the collocation points, the RNG states, the loss history),
+the model, the step, the loss weights, the resolved settings, the run's id and the pinnlab
+version. Before it is read, the file is
 verified: ``torch.save`` writes a zip archive whose members carry CRC-32 checksums, which
 ``torch.load`` never checks, so a file damaged on the disk would otherwise load and train on
 wrong numbers. It is then read with ``torch.load(weights_only=True)``, so a checkpoint can never
@@ -49,7 +50,7 @@ class CheckpointSettings:
         return found
 
 FORMAT = "pinnlab-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the parts' own states under "phases" and "hooks"
 # settings that change the network or the numbers it computes with; a resumed run must match them
 SHAPE_SETTINGS = ("width", "depth", "activation", "fourier_features", "fourier_scale", "periodic", "dtype")
 # settings a resumed run may change freely: they do not change what the saved state means
@@ -183,9 +184,10 @@ class CheckpointStore:
             raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise CheckpointError(f"{path} is not a pinnlab checkpoint")
-        if state.get("version", math.inf) > VERSION:
+        if state.get("version", math.inf) != VERSION:
             raise CheckpointError(
-                f"{path} has checkpoint version {state.get('version')}; this pinnlab reads up to {VERSION}"
+                f"{path} has checkpoint version {state.get('version')}; this pinnlab reads version {VERSION} "
+                "only; run without --resume to start afresh"
             )
         state["path"] = str(path)
         return state
@@ -278,8 +280,12 @@ def budget_refusal(state: Mapping[str, Any], saved: Mapping[str, Any], key: str,
     below what is done, and never with a time curriculum, whose windows were scheduled over the
     saved budgets."""
     step, finished = state["step"], state["finished"]
-    lbfgs_started = state.get("lbfgs") is not None or any(p[1] == "lbfgs" for p in state["phases"])
-    second_started = state.get("second_order") is not None or state["second_order_counters"][0] > 0
+    phases = state["phases"]
+    order = list(phases)
+    dense = [name for name in order if name not in ("adam", "lbfgs")]
+    lbfgs_started = ("lbfgs" in phases and phases["lbfgs"]["optimizer"] is not None) or any(
+        p[1] == "lbfgs" for p in state["phase_log"])
+    second_started = bool(dense) and (phases[dense[-1]]["method"] is not None or phases[dense[-1]]["done"] > 0)
     if saved.get("curriculum"):
         return "the time windows of the curriculum were scheduled over the saved budgets"
     if key == "steps":
@@ -289,17 +295,19 @@ def budget_refusal(state: Mapping[str, Any], saved: Mapping[str, Any], key: str,
             return f"the saved run is at step {step} already"
         return ""
     if key == "lbfgs_steps":
+        done = phases["lbfgs"]["done"] if "lbfgs" in phases else 0
         if second_started:
             return "the second-order phase has started in the saved run"
         if finished and new < saved[key]:
             return "the saved run has finished"
-        if new < state["lbfgs_counters"][0]:
-            return f"the saved run has done {state['lbfgs_counters'][0]} L-BFGS iterations already"
+        if new < done:
+            return f"the saved run has done {done} L-BFGS iterations already"
         return ""
     if finished:
         return "the saved run has finished"
-    if new < state["second_order_counters"][0]:
-        return f"the saved run has done {state['second_order_counters'][0]} second-order iterations already"
+    done = phases[dense[-1]]["done"] if dense else 0
+    if new < done:
+        return f"the saved run has done {done} second-order iterations already"
     return ""
 
 

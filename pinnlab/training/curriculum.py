@@ -30,7 +30,6 @@ import torch
 
 from pinnlab.geometry import SpaceTime, TimeInterval
 from pinnlab.problem.equation_module import Problem
-from pinnlab.solver.settings import Settings
 
 
 CURRICULUM_MODES = ("grow", "march")
@@ -84,21 +83,23 @@ def time_bounds(problem: Problem, what: str) -> tuple[float, float]:
 class TimeCurriculum:
     """Which time window is being trained, and when to move on."""
 
-    def __init__(self, problem: Problem, settings: Settings) -> None:
+    def __init__(self, problem: Problem, settings: CurriculumSettings, adam_steps: int, lbfgs_steps: int,
+                 second_order_steps: int) -> None:
+        """``*_steps``: the phases' budgets, over which the windows are scheduled."""
         self.t0, self.t1 = time_bounds(problem, "curriculum")
-        self.stages = settings.curriculum
-        self.marching = settings.curriculum_mode == "march"
-        total = settings.steps + settings.lbfgs_steps
-        self.every = self.first = settings.curriculum_every or max(total // self.stages, 1)
+        self.stages = settings.windows
+        self.marching = settings.mode == "march"
+        total = adam_steps + lbfgs_steps
+        self.every = self.first = settings.every or max(total // self.stages, 1)
         # when marching, the second-order phase takes L-BFGS's place in every window (lbfgs_steps=0)
-        per_window = settings.lbfgs_steps or (settings.second_order_steps if settings.second_order != "none" else 0)
-        if self.marching and not settings.curriculum_every and per_window:
+        per_window = lbfgs_steps or second_order_steps
+        if self.marching and not settings.every and per_window:
             # each window is trained once: Adam (from scratch) on the first window only, then an
             # equal share of the L-BFGS (or second-order) iterations for every window, the first
             # one included
             self.every = max(per_window // self.stages, 1)
-            self.first = settings.steps + self.every
-        self.loss_threshold = settings.curriculum_loss
+            self.first = adam_steps + self.every
+        self.loss_threshold = settings.loss
         self.stage = 1
         self.steps_in_stage = 0
 
@@ -159,11 +160,11 @@ class TimeCurriculum:
 class CausalWeights:
     """Weights of time slices of the residual loss; ``eps`` follows its schedule."""
 
-    def __init__(self, problem: Problem, settings: Settings) -> None:
+    def __init__(self, problem: Problem, settings: CausalSettings) -> None:
         self.t0, self.t1 = time_bounds(problem, "causal weighting")
-        self.eps_start = self.eps = settings.causal_eps
-        self.eps_max = settings.causal_eps_max
-        self.bins = settings.causal_bins
+        self.eps_start = self.eps = settings.eps
+        self.eps_max = settings.eps_max
+        self.bins = settings.bins
         self.window_start, self.window_end = self.t0, self.t1
         self.smallest_weight = 0.0
         self.terms = len(problem.residuals)  # loss() calls per evaluation, one per residual

@@ -32,10 +32,9 @@ import torch
 
 from pinnlab.runtime import distributed
 from pinnlab.problem.conditions import ConditionBatch
-from pinnlab.training.losses import Collocation
+from pinnlab.training.collocation import Collocation
 from pinnlab.problem.equation_module import Problem
 from pinnlab.training.residual_vector import residual_jacobian
-from pinnlab.solver.settings import BALANCE_METHODS
 
 
 BALANCE_METHODS = ("none", "grad-norm", "ntk")

@@ -5,8 +5,7 @@ Terms stay separate (a dict by name) so weights, logs and output files all work 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -15,83 +14,12 @@ from pinnlab.derivatives.chunked_loss import chunk_count, chunked_mean_square, d
 from pinnlab.problem.conditions import ConditionBatch
 from pinnlab.training.curriculum import CausalWeights
 from pinnlab.derivatives.derivative import Derivative
-from pinnlab.model.field_model import field_derivatives
+from pinnlab.derivatives.engines import Engine, field_derivatives
 from pinnlab.problem.equation_module import Problem
-from pinnlab.geometry.sampling import Sampler
-from pinnlab.solver.settings import Settings
+from pinnlab.training.collocation import Collocation
 
-
-@dataclass(frozen=True)
-class Collocation:
-    """The points one training phase uses: interior points and each condition's batch."""
-
-    interior: torch.Tensor
-    conditions: Mapping[str, ConditionBatch]
-
-
-def sample_interior(problem: Problem, n: int, sampler: Sampler, dtype: torch.dtype,
-                    device: torch.device) -> torch.Tensor:
-    points = problem.domain.sample_interior(n, sampler)
-    return torch.as_tensor(points, dtype=dtype, device=device)
-
-
-def sample_collocation(problem: Problem, settings: Settings, sampler: Sampler, dtype: torch.dtype,
-                       device: torch.device) -> Collocation:
-    interior = sample_interior(problem, settings.points, sampler, dtype, device)
-    batches = {
-        name: c.sample(name, problem.layout, settings.boundary_points, sampler, dtype, device)
-        for name, c in problem.conditions.items()
-    }
-    return Collocation(interior, batches)
-
-
-# Rank r > 0 of a torchrun job seeds its sampler with seed + r * 2**32: distinct from rank 0
-# (which keeps ``seed``, so one process draws what it always did) and from every other rank's
-# stream for any seed below 2**32.
-RANK_SEED_STRIDE = 2**32
-
-
-def rank_share_seed(seed: int, rank: int) -> int:
-    """The sampler seed of ``rank``'s share of the points (``seed`` itself for rank 0)."""
-    return seed + RANK_SEED_STRIDE * rank
-
-
-def rank_share(settings: Settings, world: int) -> Settings:
-    """Settings with the point counts of one of ``world`` equal shares.
-
-    ``points``, ``boundary_points`` (and ``refine_points``, ``refine_pool`` with ``refine``) stay
-    totals over all ranks in the settings a user writes and metrics.json records; each rank draws
-    its share. Shares must be equal: the mean over ranks of per-rank mean losses equals the mean
-    over the union only then. ``world == 1`` returns ``settings`` unchanged.
-    """
-    if world == 1:
-        return settings
-    counts = ["points", "boundary_points"] + (["refine_points"] if settings.refine in ("rar", "rar-d") else [])
-    uneven = [f"{name}={getattr(settings, name)}" for name in counts if getattr(settings, name) % world]
-    if uneven:
-        raise ValueError(
-            f"{', '.join(uneven)} cannot be split evenly over {world} processes (the torchrun world "
-            f"size); each process trains on an equal share, so choose multiples of {world}"
-        )
-    if settings.sampler == "grid":
-        raise ValueError(f"sampler=grid would give each of the {world} processes the same points; "
-                         "use sobol, uniform or lhs with torchrun")
-    shares = {name: getattr(settings, name) // world for name in counts}
-    shares["refine_pool"] = max(settings.refine_pool // world, 1)
-    return settings.replace(shares, f"share of {world} processes")
-
-
-def concat_collocations(parts: list[Collocation]) -> Collocation:
-    """One collocation holding every part's points in order (the ranks' shares, for output)."""
-    interior = torch.cat([part.interior for part in parts])
-    conditions = {}
-    for name in parts[0].conditions:
-        batches = [part.conditions[name] for part in parts]
-        conditions[name] = ConditionBatch(*(
-            None if getattr(batches[0], key) is None else torch.cat([getattr(b, key) for b in batches])
-            for key in ("points", "target", "normals", "partners")
-        ))
-    return Collocation(interior, conditions)
+if TYPE_CHECKING:  # annotations only: the solver's settings import this layer
+    from pinnlab.solver.settings import Settings
 
 
 def residual_derivatives(problem: Problem) -> set[Derivative]:
@@ -99,10 +27,11 @@ def residual_derivatives(problem: Problem) -> set[Derivative]:
 
 
 def residual_values(problem: Problem, model: torch.nn.Module, points: torch.Tensor,
-                    create_graph: bool = True) -> dict[str, torch.Tensor]:
-    """Each residual's pointwise value (N,) at ``points``."""
+                    create_graph: bool = True, engine: Engine | None = None) -> dict[str, torch.Tensor]:
+    """Each residual's pointwise value (N,) at ``points``, derivatives taken by ``engine`` (None:
+    pinnlab.derivatives.engines.DEFAULT)."""
     values = field_derivatives(model, points, problem.fields, residual_derivatives(problem),
-                               create_graph=create_graph)
+                               create_graph=create_graph, engine=engine)
     n = points.shape[0]
     return {
         name: as_column(r(points, values), n, f"residual '{name}'", points.dtype, points.device)
@@ -112,26 +41,29 @@ def residual_values(problem: Problem, model: torch.nn.Module, points: torch.Tens
 
 def residual_terms(problem: Problem, model: torch.nn.Module, points: torch.Tensor,
                    causal: "CausalWeights | None" = None,
-                   values: dict[str, list[torch.Tensor]] | None = None) -> dict[str, torch.Tensor]:
+                   values: dict[str, list[torch.Tensor]] | None = None,
+                   engine: Engine | None = None) -> dict[str, torch.Tensor]:
     """Each residual's loss term at ``points``: its mean square, or with ``causal`` its causally
     weighted mean square. A single residual on a large point set is taken chunk by chunk while
-    gradients are on (pinnlab/derivatives/chunked_loss.py). With ``values``, each residual's detached
+    gradients are on (pinnlab/derivatives/chunked_loss.py; ``engine.residual_chunk`` points per
+    chunk, 0: sized automatically). With ``values``, each residual's detached
     pointwise values are collected there (a list of chunks per name)."""
     chunks = 1
     if causal is None and len(problem.residuals) == 1 and torch.is_grad_enabled():
         streams = derivative_streams(residual_derivatives(problem))
         chunks = chunk_count(points.shape[0], streams, network_width(model), points.element_size(),
-                             getattr(model, "residual_chunk", 0), points.device.type)
+                             0 if engine is None else engine.residual_chunk,
+                             points.device.type)
     if chunks > 1:
         name = next(iter(problem.residuals))
         parameters = [p for p in model.parameters() if p.requires_grad]
         found = None if values is None else values.setdefault(name, [])
 
         def residual(part: torch.Tensor) -> torch.Tensor:
-            return residual_values(problem, model, part)[name]
+            return residual_values(problem, model, part, engine=engine)[name]
 
         return {name: chunked_mean_square(residual, points, parameters, chunks, found)}
-    residuals = residual_values(problem, model, points)
+    residuals = residual_values(problem, model, points, engine=engine)
     if values is not None:
         for name, r in residuals.items():
             values.setdefault(name, []).append(r.detach())
@@ -142,24 +74,25 @@ def residual_terms(problem: Problem, model: torch.nn.Module, points: torch.Tenso
 
 
 def condition_residual(problem: Problem, model: torch.nn.Module, name: str,
-                       batch: ConditionBatch) -> torch.Tensor:
+                       batch: ConditionBatch, engine: Engine | None = None) -> torch.Tensor:
     condition = problem.conditions[name]
     layout = problem.layout
     needed = condition.derivatives(name, layout)
-    values = field_derivatives(model, batch.points, problem.fields, needed)
+    values = field_derivatives(model, batch.points, problem.fields, needed, engine=engine)
     partner_values = None
     if batch.partners is not None:
-        partner_values = field_derivatives(model, batch.partners, problem.fields, needed)
+        partner_values = field_derivatives(model, batch.partners, problem.fields, needed, engine=engine)
     return condition.residual(name, layout, batch, values, partner_values)
 
 
 def loss_terms(problem: Problem, model: torch.nn.Module, collocation: Collocation,
-               causal: "CausalWeights | None" = None) -> dict[str, torch.Tensor]:
+               causal: "CausalWeights | None" = None, engine: Engine | None = None) -> dict[str, torch.Tensor]:
     """Raw (unweighted) mean-square loss of every residual and condition, by name; with
-    ``causal``, residual terms are causally weighted in time."""
-    terms = residual_terms(problem, model, collocation.interior, causal)
+    ``causal``, residual terms are causally weighted in time. ``engine`` takes every derivative
+    (None: pinnlab.derivatives.engines.DEFAULT)."""
+    terms = residual_terms(problem, model, collocation.interior, causal, engine=engine)
     for name, batch in collocation.conditions.items():
-        terms[name] = condition_residual(problem, model, name, batch).square().mean()
+        terms[name] = condition_residual(problem, model, name, batch, engine=engine).square().mean()
     return terms
 
 

@@ -22,14 +22,15 @@ of drawing, so the output file shows every point set training used.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from pinnlab.training.losses import Collocation, residual_values, sample_interior
+from pinnlab.training.losses import residual_values
+from pinnlab.training.collocation import Collocation, sample_interior
 from pinnlab.problem.equation_module import Problem
 from pinnlab.geometry.sampling import Sampler
-from pinnlab.solver.settings import Settings
 
 
 REFINE_METHODS = ("none", "rar", "rar-d", "rad")
@@ -92,19 +93,19 @@ class Redraw:
 
 
 def redraw_record(problem: Problem, model: torch.nn.Module, interior: torch.Tensor, step: int,
-                  kind: str, index: int) -> Redraw:
+                  kind: str, index: int, engine: Any = None) -> Redraw:
     """A :class:`Redraw` of ``interior``, its residual evaluated without a parameter graph."""
-    norms = residual_norms(problem, model, interior)
+    norms = residual_norms(problem, model, interior, engine=engine)
     return Redraw(step, kind, index, interior.detach().double().cpu().numpy(), norms.double().cpu().numpy())
 
 
 def residual_norms(problem: Problem, model: torch.nn.Module, points: torch.Tensor,
-                   chunk: int = 8192) -> torch.Tensor:
+                   chunk: int = 8192, engine: Any = None) -> torch.Tensor:
     """|r| at each point (the root of the summed squares of all residuals), chunked so large
     pools fit in memory; no graph is kept for the parameters."""
     norms = []
     for start in range(0, points.shape[0], chunk):
-        values = residual_values(problem, model, points[start:start + chunk], create_graph=False)
+        values = residual_values(problem, model, points[start:start + chunk], create_graph=False, engine=engine)
         norms.append(sum(v.detach().square() for v in values.values()).sqrt())
     return torch.cat(norms) if norms else points.new_zeros(0)
 
@@ -126,25 +127,27 @@ def draw(probabilities: torch.Tensor, count: int, seed: int) -> torch.Tensor:
 
 
 def refine(problem: Problem, model: torch.nn.Module, collocation: Collocation, sampler: Sampler,
-           settings: Settings, step: int, seed: int) -> tuple[Collocation, Refinement]:
-    """The refined point set and a record of it; ``seed`` makes the density draws repeatable."""
-    method = settings.refine
+           refinement: RefinementSettings, points: int, step: int, seed: int,
+           engine: Any = None) -> tuple[Collocation, Refinement]:
+    """The refined point set and a record of it; ``points`` is the interior count ``rad`` keeps,
+    ``seed`` makes the density draws repeatable."""
+    method = refinement.method
     interior = collocation.interior
-    pool = sample_interior(problem, settings.refine_pool, sampler, interior.dtype, interior.device)
-    norms = residual_norms(problem, model, pool)
+    pool = sample_interior(problem, refinement.pool, sampler, interior.dtype, interior.device)
+    norms = residual_norms(problem, model, pool, engine=engine)
     if method == "rad":
-        if settings.points > len(pool):
-            raise ValueError(f"refine_pool ({len(pool)}) must be at least points ({settings.points}) for rad")
-        chosen = draw(density(norms, settings.refine_k, settings.refine_c), settings.points, seed).to(pool.device)
+        if points > len(pool):
+            raise ValueError(f"refine.pool ({len(pool)}) must be at least sampling.points ({points}) for rad")
+        chosen = draw(density(norms, refinement.k, refinement.c), points, seed).to(pool.device)
         new, new_norms = pool[chosen], norms[chosen]
     else:
-        count = min(settings.refine_points, len(pool))
+        count = min(refinement.points, len(pool))
         if method == "rar":
             picked = torch.topk(norms, count).indices
         else:
-            picked = draw(density(norms, settings.refine_k, settings.refine_c), count, seed).to(pool.device)
-        kept, kept_norms = interior, residual_norms(problem, model, interior)
-        if settings.refine_budget == "fixed":
+            picked = draw(density(norms, refinement.k, refinement.c), count, seed).to(pool.device)
+        kept, kept_norms = interior, residual_norms(problem, model, interior, engine=engine)
+        if refinement.budget == "fixed":
             keep = torch.topk(kept_norms, max(len(interior) - count, 0)).indices.sort().values
             kept, kept_norms = interior[keep], kept_norms[keep]
         new, new_norms = torch.cat([kept, pool[picked]]), torch.cat([kept_norms, norms[picked]])

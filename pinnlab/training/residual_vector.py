@@ -10,24 +10,25 @@ condition with several components) gives consecutive rows.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Mapping
 
 import torch
 
+from pinnlab.derivatives.engines import Engine, ForwardMode
 from pinnlab.problem.conditions import ConditionBatch
 from pinnlab.training.gauss_newton import pointwise_jacobian
-from pinnlab.training.losses import Collocation, condition_residual, residual_values
+from pinnlab.training.losses import condition_residual, residual_values
+from pinnlab.training.collocation import Collocation
 from pinnlab.problem.equation_module import Problem
 
 Group = tuple[Callable[..., torch.Tensor], tuple[torch.Tensor | None, ...]]
 
 
 def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocation,
-                weights: Mapping[str, float]) -> list[Group]:
+                weights: Mapping[str, float], engine: Engine | None) -> list[Group]:
     """(evaluate, inputs) per group of rows: the residual functions together at the interior
     points, then each condition at its batch; ``evaluate`` takes a batch of points' inputs and
-    returns their scaled residuals, shape (points, k)."""
+    returns their scaled residuals, shape (points, k), derivatives taken by ``engine``."""
     groups: list[Group] = []
     interior = collocation.interior
     names = [n for n in problem.residuals if weights[n] != 0.0]
@@ -35,7 +36,7 @@ def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocati
         scales = {n: math.sqrt(weights[n] / interior.shape[0]) for n in names}
 
         def residuals(points: torch.Tensor) -> torch.Tensor:
-            values = residual_values(problem, model, points)
+            values = residual_values(problem, model, points, engine=engine)
             return torch.stack([values[n] * scales[n] for n in names], dim=1)
 
         groups.append((residuals, (interior,)))
@@ -45,7 +46,8 @@ def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocati
         scale = math.sqrt(weights[name] / batch.points.shape[0])
 
         def condition(points, target, normals, partners, name=name, scale=scale) -> torch.Tensor:
-            value = condition_residual(problem, model, name, ConditionBatch(points, target, normals, partners))
+            batch = ConditionBatch(points, target, normals, partners)
+            value = condition_residual(problem, model, name, batch, engine=engine)
             return value.reshape(points.shape[0], -1) * scale
 
         groups.append((condition, (batch.points, batch.target, batch.normals, batch.partners)))
@@ -53,36 +55,25 @@ def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocati
 
 
 def residual_vector(problem: Problem, model: torch.nn.Module, collocation: Collocation,
-                    weights: Mapping[str, float]) -> torch.Tensor:
-    """r with |r|^2 the weighted total loss (detached)."""
+                    weights: Mapping[str, float], engine: Engine | None = None) -> torch.Tensor:
+    """r with |r|^2 the weighted total loss (detached), derivatives taken by ``engine`` (the
+    training engine; None: pinnlab.derivatives.engines.DEFAULT)."""
     with torch.enable_grad():  # nested autograd needs it for the input derivatives
         parts = [evaluate(*inputs).detach().reshape(-1)
-                 for evaluate, inputs in term_groups(problem, model, collocation, weights)]
+                 for evaluate, inputs in term_groups(problem, model, collocation, weights, engine)]
     return torch.cat(parts)
 
 
 def residual_jacobian(problem: Problem, model: torch.nn.Module, collocation: Collocation,
-                      weights: Mapping[str, float], chunk: int = 256) -> torch.Tensor:
+                      weights: Mapping[str, float], chunk: int = 256,
+                      engine: Engine = ForwardMode()) -> torch.Tensor:
     """dr/dtheta, rows in the order of ``residual_vector``: the Jacobian point by point with
-    torch.func (the model's derivatives taken with the ``func`` engine meanwhile, which composes
-    with ``vmap`` and ``jacrev``)."""
+    torch.func (``vmap`` of ``jacrev``), so ``engine`` must compose with them: ForwardMode does,
+    autograd and jets (which call ``torch.autograd.grad``) do not."""
     rows = []
-    with func_engine(model):
-        for evaluate, inputs in term_groups(problem, model, collocation, weights):
-            def one_point(*xs, evaluate=evaluate):
-                return evaluate(*(None if x is None else x[None] for x in xs))[0]
+    for evaluate, inputs in term_groups(problem, model, collocation, weights, engine):
+        def one_point(*xs, evaluate=evaluate):
+            return evaluate(*(None if x is None else x[None] for x in xs))[0]
 
-            rows.append(pointwise_jacobian(model, one_point, inputs, chunk))
+        rows.append(pointwise_jacobian(model, one_point, inputs, chunk))
     return torch.cat(rows)
-
-
-@contextmanager
-def func_engine(model: torch.nn.Module) -> Iterator[None]:
-    saved = getattr(model, "engine", None), getattr(model, "compile", None)
-    if saved[0] is not None:
-        model.engine, model.compile = "func", False
-    try:
-        yield
-    finally:
-        if saved[0] is not None:
-            model.engine, model.compile = saved

@@ -17,7 +17,7 @@
   starts from its predecessor's network is already close and L-BFGS converges fast from there.
   L-BFGS starts afresh in each window (a new loss). With ``lbfgs_steps=0`` and a second-order
   method (``second_order=ssbroyden``...), that method takes L-BFGS's place in every window
-  (pinnlab/training/second_order_phase.py). ``curriculum_loss`` still ends a window early, and so does
+  (pinnlab/training/phases/second_order.py). ``curriculum_loss`` still ends a window early, and so does
   an optimizer that ends on its own (converged, or no step found): the next window starts, and
   the leftover iterations go to the last window.
 * **The solution is piecewise**: window k's snapshot on [t_{k-1}, t_k) (the last window up to
@@ -42,15 +42,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import torch
 from torch import nn
 
 from pinnlab.problem.conditions import Initial, InitialRate
-from pinnlab.training.losses import Collocation, condition_residual
+from pinnlab.training.losses import condition_residual
+from pinnlab.training.collocation import Collocation
 from pinnlab.problem.equation_module import Problem
-from pinnlab.solver.settings import Settings
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ def handoff_conditions(problem: Problem) -> list[str]:
     return [name for name, c in problem.conditions.items() if isinstance(c, (Initial, InitialRate))]
 
 
-def hand_over(problem: Problem, model: nn.Module, collocation: Collocation) -> Collocation:
+def hand_over(problem: Problem, model: nn.Module, collocation: Collocation, engine: Any = None) -> Collocation:
     """``collocation`` with the target of each initial condition replaced by ``model``'s own value
     at its points (u for ``Initial``, u_t for ``InitialRate``): the end state of the window
     ``model`` was trained on becomes the next window's initial condition."""
@@ -71,21 +71,22 @@ def hand_over(problem: Problem, model: nn.Module, collocation: Collocation) -> C
         batch = conditions[name]
         unset = dataclasses.replace(batch, target=torch.zeros_like(batch.target))
         with torch.enable_grad():  # a residual with a zero target is the value itself
-            value = condition_residual(problem, model, name, unset).detach()
+            value = condition_residual(problem, model, name, unset, engine=engine).detach()
         conditions[name] = dataclasses.replace(batch, target=value.reshape(batch.target.shape))
     return Collocation(collocation.interior, conditions)
 
 
-def marching_weights(problem: Problem, settings: Settings, weights: Mapping[str, float],
+def marching_weights(problem: Problem, configured: Mapping[str, float], weights: Mapping[str, float],
                      stage: int) -> dict[str, float]:
     """Loss weights in window ``stage``: after the first window, an initial condition that the
-    output transform imposes (``exact=True``) at t0 is a handoff term to train."""
+    output transform imposes (``exact=True``) at t0 is a handoff term to train, with its weight
+    from ``configured`` (the user's ``weights``, default 1)."""
     if stage <= 1:
         return dict(weights)
     changed = dict(weights)
     for name in handoff_conditions(problem):
         if problem.conditions[name].exact:
-            changed[name] = float(settings.weights.get(name, 1.0))
+            changed[name] = float(configured.get(name, 1.0))
     return changed
 
 

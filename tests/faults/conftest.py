@@ -26,8 +26,9 @@ name = "poisson1d"
 domain = Interval(0.0, 1.0)
 conditions = {"ends": Dirichlet(0.0)}
 reference = Exact(lambda x: torch.sin(math.pi * x))
-defaults = {"width": 12, "depth": 2, "points": 200, "boundary_points": 8, "grid": (33,),
-            "log_every": 10, "checkpoint_every": 100, "dtype": "float64", "threads": 1}
+defaults = {"network": {"width": 12, "depth": 2}, "sampling": {"points": 200, "boundary_points": 8},
+            "output": {"grid": (33,), "log_every": 10}, "checkpoint.every": 100,
+            "numerics": {"dtype": "float64", "threads": 1}}
 
 def residual(u_xx, x):
     return u_xx + math.pi**2 * torch.sin(math.pi * x)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pinnlab.training.checkpoint import CheckpointError, CheckpointStore
-from pinnlab.training.trainer import Trainer
+from pinnlab.training.hooks.checkpointing import Checkpointing
 
 from .conftest import file_bytes, one_error_line, run_cli, solve_args
 
@@ -38,15 +38,15 @@ class StopAfter(Exception):
 
 def interrupted_run(args: list, monkeypatch, step: int) -> None:
     """The solve of ``args``, stopped (as by a crash) right after its checkpoint at ``step``."""
-    original = Trainer.save_checkpoint
+    original = Checkpointing.save
 
-    def saving(self, loss):
-        original(self, loss)
-        if self.step >= step:
+    def saving(self, context, loss):
+        original(self, context, loss)
+        if context.step >= step:
             raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(Trainer, "save_checkpoint", saving)
+        patch.setattr(Checkpointing, "save", saving)
         assert run_cli(*args)[0] == 130
 
 

@@ -193,8 +193,8 @@ def shrink(ballast: Path, free: int) -> None:
 
 def test_real_full_disk_while_fields_h5_is_written(small_disk, equation):
     out, ballast = small_disk / "run", small_disk / "ballast"
-    patch = ("import pinnlab.solver.job\n"
-             "solve_module = sys.modules['pinnlab.solver.job']\n"
+    patch = ("import pinnlab.output.run_files\n"
+             "solve_module = sys.modules['pinnlab.output.run_files']\n"
              "original = solve_module.write_fields\n"
              "def filling(*args, **kwargs):\n"
              "    fill()\n"

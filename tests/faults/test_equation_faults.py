@@ -105,7 +105,7 @@ def test_a_nan_after_checkpoints_names_the_last_one_truly(variant, tmp_path):
             "    return r * float('nan') if calls[0] > 160 else r\n")
     module = variant("later", code)
     out = tmp_path / "out"
-    status, err = run_cli(*solve_args(module, out, "--steps", "300", "--lbfgs-steps", "0", "--set", "rollbacks=1"))
+    status, err = run_cli(*solve_args(module, out, "--steps", "300", "--lbfgs-steps", "0", "--set", "checkpoint.rollbacks=1"))
     assert status == 1
     last = err.strip().splitlines()[-1]
     assert "residual 'residual' for divisions" in last and "after 1 rollback(s)" in last

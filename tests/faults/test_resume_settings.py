@@ -35,11 +35,11 @@ def recorded_settings(out):
 
 
 @pytest.mark.parametrize("change, listed", [
-    (("--points", "700", "--seed", "5", "--set", "lr=0.01"),
+    (("--points", "700", "--seed", "5", "--set", "adam.lr=0.01"),
      ("points 200 -> 700", "seed 0 -> 5", "lr 0.001 -> 0.01")),
     (("--steps", "800"), ("steps 300 -> 800 (Adam's phase is over",)),
-    (("--set", "width=16"), ("width=12", "width=16")),
-    (("--set", "log_every=20", "--set", "weights=ends:10"), ("log_every 10 -> 20", "weights {} -> {'ends': 10.0}")),
+    (("--set", "network.width=16"), ("width=12", "width=16")),
+    (("--set", "output.log_every=20", "--set", "weights=ends:10"), ("log_every 10 -> 20", "weights {} -> {'ends': 10.0}")),
 ])
 def test_changes_that_cannot_apply_are_refused_listing_them(finished, equation, change, listed):
     before = {**file_bytes(finished), **file_bytes(finished / "checkpoints")}
@@ -53,7 +53,7 @@ def test_changes_that_cannot_apply_are_refused_listing_them(finished, equation, 
 
 def test_more_lbfgs_steps_continue_a_finished_run_and_are_recorded(finished, equation):
     status, err = run_cli(*solve_args(equation, finished, "--steps", "300", "--lbfgs-steps", "30",
-                                      "--set", "checkpoint_every=50", "--resume"))
+                                      "--set", "checkpoint.every=50", "--resume"))
     assert status == 0, err
     metrics = read_metrics(finished)
     assert metrics["resumed_from_step"] == 300
@@ -75,7 +75,7 @@ def test_more_adam_steps_apply_while_adam_runs(tmp_path, equation, monkeypatch):
     for settings in recorded_settings(out):
         assert settings["steps"] == 500
     state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
-    assert state["scheduler"]["gamma"] == pytest.approx(0.1 ** (1 / 500), rel=1e-15)
+    assert state["phases"]["adam"]["scheduler"]["gamma"] == pytest.approx(0.1 ** (1 / 500), rel=1e-15)
     # the learning rate went down by 0.1 ** (1/400) per step for 200 steps, then 0.1 ** (1/500)
-    assert state["scheduler"]["_last_lr"][0] == pytest.approx(1e-3 * 0.1 ** 0.5 * 0.1 ** (300 / 500), rel=1e-9)
+    assert state["phases"]["adam"]["scheduler"]["_last_lr"][0] == pytest.approx(1e-3 * 0.1 ** 0.5 * 0.1 ** (300 / 500), rel=1e-9)
     assert math.isfinite(metrics["rel_l2"]["u"])

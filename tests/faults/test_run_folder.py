@@ -70,7 +70,7 @@ def test_folders_of_older_versions_and_bare_fields_files_are_still_read(tmp_path
 
 def test_a_rerun_into_a_folder_removes_the_files_the_older_run_had_alone(tmp_path, equation):
     out = tmp_path / "run"
-    assert run_cli(*solve_args(equation, out, *QUICK, "--set", "balance=grad-norm", "--set", "balance_every=10"))[0] == 0
+    assert run_cli(*solve_args(equation, out, *QUICK, "--set", "balance.method=grad-norm", "--set", "balance.every=10"))[0] == 0
     assert (out / "weights.png").is_file()
     assert run_cli(*solve_args(equation, out, *QUICK))[0] == 0
     assert not (out / "weights.png").exists()
@@ -81,8 +81,8 @@ def test_a_rerun_into_a_folder_removes_the_files_the_older_run_had_alone(tmp_pat
 def heat_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("heat")
     status, err = run_cli("solve", REPO / "equations" / "heat.py", "--out", out, "--quiet", "--steps", "20",
-                          "--lbfgs-steps", "0", "--points", "150", "--boundary-points", "30", "--set", "width=8",
-                          "--set", "depth=2", "--set", "grid=9x5", "--set", "threads=1")
+                          "--lbfgs-steps", "0", "--points", "150", "--boundary-points", "30", "--set", "network.width=8",
+                          "--set", "network.depth=2", "--set", "output.grid=9x5", "--set", "numerics.threads=1")
     assert status == 0, err
     return out
 
@@ -112,10 +112,10 @@ def test_export_to_a_directory_is_refused_before_computing(heat_run, tmp_path, m
 
 
 @pytest.mark.parametrize("extra, code", [
-    (("--set", "grid=9x9"), ""),                                   # the grid does not fit the inputs
-    (("--set", "periodic=q"), ""),                                 # the network cannot be built
+    (("--set", "output.grid=9x9"), ""),                                   # the grid does not fit the inputs
+    (("--set", "network.periodic=q"), ""),                                 # the network cannot be built
     (("--resume",), ""),                                           # nothing to resume from
-    (("--set", "balance=grad-norm", "--steps", "0"), ""),          # refused when training starts
+    (("--set", "balance.method=grad-norm", "--steps", "0"), ""),          # refused when training starts
     ((), "def residual(u_xx, x):\n    return u_xx[:3]\n"),         # preflight: wrong shape
     ((), "def residual(u_xx, x):\n    raise RuntimeError('no')\n"),  # preflight: user code raises
     ((), "def residual(u_xx, x):\n    return u_xx / 0 * 0\n"),     # training: NaN at step 0

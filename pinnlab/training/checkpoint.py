@@ -15,14 +15,13 @@ of being loaded partially or continued with settings it was not made with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import json
 import math
 import pickle
 import sys
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 

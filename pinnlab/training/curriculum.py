@@ -20,11 +20,9 @@ then settle on a wrong solution that still has a small residual. Two remedies, u
 
 from __future__ import annotations
 
-import math
-
-from dataclasses import dataclass
-
 import dataclasses
+import math
+from dataclasses import dataclass
 
 import torch
 

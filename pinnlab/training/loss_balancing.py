@@ -23,9 +23,8 @@ The current weights are part of the trainer's state, so checkpoints and resume c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 from typing import Mapping
 
 import torch

@@ -7,7 +7,7 @@ never modified.  The file is read point for point by both XDMF reader
 families: VTK's XDMF2 reader (``vtkXdmfReader``: ParaView's *Xdmf Reader*,
 and the one in the ``vtk`` wheel) and the XDMF3 readers (ParaView's
 ``Xdmf3ReaderS``/``Xdmf3ReaderT``, which ``OpenDataFile`` picks), see
-``docs/paraview.md`` and ``tests/test_paraview.py``.
+``docs/paraview.md`` and ``tests/output/test_paraview.py``.
 
 How the grid is represented, and why
 ------------------------------------

@@ -15,10 +15,7 @@ run reports p's error as 17, the network's arbitrary level, instead of 2.3e-5.
 Defaults: a 32 x 3 float64 network, 2000 interior and 400 boundary points, 1000 Adam steps,
 1000 L-BFGS iterations, then 2000 SSBroyden iterations.
 
-Measured 2026-12-07 on commit 7e2e96b (with gauges added), ``pinnlab solve equations/kovasznay.py
---set numerics.threads=1``, seed 0, one thread of a 2-core x86_64 CPU, torch 2.13.0: relative L2 error
-u 8.1e-6, v 3.7e-5, p 2.3e-5 in 84 to 92 s (two runs). Without SSBroyden (4000 L-BFGS
-iterations): u 1.6e-3, v 5.8e-3, p 2.5e-3 in 78 s.
+Measured errors and times: docs/equations.md.
 """
 
 import math

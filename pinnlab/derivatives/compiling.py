@@ -22,13 +22,10 @@ from pinnlab.derivatives.jets import MultiIndex, jet_function
 
 COMPILE_CHOICES = ("auto", "on", "off")
 AUTO_MIN_STEPS = 20000
-"""Adam steps plus L-BFGS iterations from which ``compile=auto`` compiles: where the time saved
-per step repays a compilation from a cold torch cache, the case of a fresh install, with a
-margin of two. Measured on the default Burgers solve (4000 points, 5000 steps, one thread, each
-run from an empty TORCHINDUCTOR_CACHE_DIR; benchmarks/cold_start.py): compiling cost about 3 s
-cold and saved about 0.3 ms a step, so it breaks even near 10000 steps; at 5000 the compiled
-solve was 3% slower than the eager one (docs/performance.md). A warm cache is not consulted:
-whether torch's cache holds this graph is known only after compiling it."""
+"""Adam steps plus L-BFGS iterations from which ``compile=auto`` compiles: a fresh install
+compiles from a cold torch cache, and the time saved per step repays that only on long runs
+(twice the break-even run length measured on the default Burgers solve, docs/derivatives.md).
+A warm cache is not consulted: whether it holds this graph is known only after compiling."""
 
 COMPILE_MIN_POINTS = 1024
 """Only training evaluations on at least this many points are compiled: the interior residual,

@@ -13,9 +13,9 @@ Periodicity in x is exact: the network sees x through (cos(pi x), sin(pi x)) (``
 initial condition is a loss term with a large weight, as for Allen-Cahn.
 
 Defaults: one float64 network (32 x 3 tanh, 2300 parameters) on the whole interval, 1000 Adam
-steps, then 5000 iterations of dense self-scaled Broyden (``second_order=ssbroyden``), with the
-3000 points redrawn by residual (``refine=rad``) every 500 steps, so they follow the solitons.
-``--set second_order_steps=15000`` buys another digit.
+steps, then 5000 iterations of dense self-scaled Broyden (``phases=adam,ssbroyden``), with the
+3000 points redrawn by residual (``refine.method=rad``) every 500 steps, so they follow the solitons.
+``--set ssbroyden.steps=15000`` buys another digit.
 
 Why not time marching, as equations/allen_cahn.py offers: each window inherits the error of the
 state it starts from, and here that error jumps while the wave breaks up (0.2 < t < 0.3). One

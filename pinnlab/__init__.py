@@ -12,16 +12,18 @@ from pinnlab.geometry import (
     Box, Disk, Geometry, Hyperbox, Interval, Polygon, Rectangle, SpaceTime, TimeInterval,
 )
 from pinnlab.problem.gauges import Mean, PinnedAt
+from pinnlab.problem.observations import Observations
+from pinnlab.problem.unknowns import Unknown
 from pinnlab.model.network import MLP
 from pinnlab.problem.equation_module import Problem, load_problem
 from pinnlab.problem.reference import Exact, ExactOnGrid, GridData, TableData
 from pinnlab.problem.spectral_reference import Spectral
-from pinnlab.solver.settings import Settings
-from pinnlab.solver.job import SolveResult, resolve_settings, solve
+from pinnlab.solver.settings import Settings, resolve_settings
+from pinnlab.solver.job import SolveResult, solve
 
 __all__ = [
     "Box", "Dirichlet", "Disk", "EquationError", "Exact", "ExactOnGrid", "Geometry", "GridData", "Hyperbox", "Initial",
-    "InitialRate", "Interval", "MLP", "Mean", "Neumann", "Periodic", "PinnedAt", "Polygon", "Problem", "Rectangle",
-    "Robin", "Settings", "SolveResult", "SpaceTime", "Spectral", "TableData", "TimeInterval", "load_problem",
+    "InitialRate", "Interval", "MLP", "Mean", "Neumann", "Observations", "Periodic", "PinnedAt", "Polygon", "Problem", "Rectangle",
+    "Robin", "Settings", "SolveResult", "SpaceTime", "Spectral", "TableData", "TimeInterval", "Unknown", "load_problem",
     "resolve_settings", "solve",
 ]

@@ -1,5 +1,5 @@
 """Command line of ``pinnlab export RUN_DIR [--grid 512x256] [--times ...] [--fields ...] [--out FILE]
-[--set threads=N]``."""
+[--set numerics.threads=N]``."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
                         help="numerics.threads=N: CPU threads for the evaluation, as in solve (default: the solve's)")
 
 
-def threads_from(items: list[str]) -> int | None:
-    """The ``--set numerics.threads=N`` value (or pinnlab 0.1's ``threads=N``), checked like
-    solve's; any other name is refused."""
+def threads_from(items: list[str], notes: list[str] | None = None) -> int | None:
+    """The ``--set numerics.threads=N`` value (or pinnlab 0.1's ``threads=N``, with a note naming
+    the new name appended to ``notes``), checked like solve's; any other name is refused."""
     threads = None
     for item in items:
         key, sep, value = item.partition("=")
@@ -45,12 +45,15 @@ def threads_from(items: list[str]) -> int | None:
         if key not in EXPORT_SETTINGS:
             raise ValueError(f"--set {key}: export accepts only --set numerics.threads=N; "
                              "the other settings are fixed by the saved model")
-        threads = Settings().replace({"numerics.threads": value.strip()}, "--set").numerics.threads
+        threads = Settings().replace({key: value.strip()}, "--set", notes).numerics.threads
     return threads
 
 
 def run_export(args: argparse.Namespace) -> int:
-    threads = threads_from(args.set)
+    notes: list[str] = []
+    threads = threads_from(args.set, notes)
+    for note in notes:
+        print(f"pinnlab export: note: {note}", file=sys.stderr)
     result = export(args.run_dir, args.grid, times=args.times, fields=args.fields, out=args.out,
                     equation=args.equation, device=args.device, chunk=args.chunk,
                     show_progress=not args.quiet, threads=threads)

@@ -95,7 +95,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
 
 def run_solve(args: argparse.Namespace) -> int:
     from pinnlab.problem.equation_module import load_problem
-    from pinnlab.solver.job import files_written, resolve_settings, solve
+    from pinnlab.solver.job import files_written, solve
+    from pinnlab.solver.settings import resolve_settings
 
     problem = load_problem(args.equation)
     if args.no_reference:
@@ -113,6 +114,9 @@ def run_solve(args: argparse.Namespace) -> int:
     if result.metrics.get("second_order_stop", "not run") != "not run":
         keys.insert(4, "second_order_stop")
     summary = {k: result.metrics[k] for k in keys}
+    if result.metrics.get("unknowns"):  # inverse problems: each unknown's value, std and error
+        from pinnlab.output.unknowns import summary as unknowns_summary
+        summary["unknowns"] = unknowns_summary(result.metrics)
     print(json.dumps(summary, indent=2))
     print(f"results written to {out_dir}/ ({', '.join(files_written(out_dir))})")
     return 0

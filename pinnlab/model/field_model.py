@@ -1,8 +1,9 @@
-"""The function being trained: a network, then the equation's optional output transform."""
+"""The function being trained: a network, then the equation's optional output transform, and
+the values of the equation's unknowns (inverse problems), trained with it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import torch
 from torch import nn
@@ -12,21 +13,49 @@ from pinnlab.derivatives.derivative import Derivative
 from pinnlab.model.network import MLP
 from pinnlab.problem.binding import EquationError, as_column
 from pinnlab.problem.reference import split_fields
+from pinnlab.problem.unknowns import Unknown
 
 if TYPE_CHECKING:  # annotations only: the solver's settings import this layer
     from pinnlab.problem.equation_module import Problem
     from pinnlab.solver.settings import Settings
 
 
+class UnknownValues(nn.Module):
+    """The unknowns' raw parameters (``raw_<name>``, 0-d; see pinnlab/problem/unknowns.py for the
+    mapping to values). Calling it gives every value as a live tensor: read inside a
+    ``torch.func.functional_call`` of the model, it sees the substituted parameters, so the
+    Gauss-Newton Jacobian has columns for the unknowns."""
+
+    def __init__(self, unknowns: Mapping[str, Unknown]) -> None:
+        super().__init__()
+        self.specs = dict(unknowns)
+        for name, unknown in self.specs.items():
+            raw = torch.tensor(unknown.raw(unknown.initial), dtype=torch.float64)
+            self.register_parameter(f"raw_{name}", nn.Parameter(raw))
+
+    def raw(self, name: str) -> torch.Tensor:
+        return getattr(self, f"raw_{name}")
+
+    def forward(self) -> dict[str, torch.Tensor]:
+        return {name: unknown.value(self.raw(name)) for name, unknown in self.specs.items()}
+
+
 class FieldModel(nn.Module):
-    """Maps points (N, d) to fields (N, F); hard constraints live in ``problem.output_transform``."""
+    """Maps points (N, d) to fields (N, F); hard constraints live in ``problem.output_transform``.
+    The problem's unknowns are the submodule ``unknowns`` (registered after the network, so
+    ``parameters()`` lists the network's first): every optimizer trains them, and the model's
+    state_dict (checkpoints, model.pt) carries them."""
 
     def __init__(self, network: nn.Module, problem: Problem) -> None:
         super().__init__()
         self.network = network
         self.transform = problem.output_transform
         self.fields = problem.fields
-        self._affine: AffineTransform | None | bool = self.transform is not None  # True: not checked yet
+        self.unknowns = UnknownValues(problem.unknowns)
+        # True: not checked yet; a transform that takes unknowns changes with them, so the cached
+        # affine parts (detached, per point set) would be stale: it takes the general path
+        uses_unknowns = self.transform is not None and bool(self.transform.unknowns_used)
+        self._affine: AffineTransform | None | bool = self.transform is not None and not uses_unknowns
 
     def affine_transform(self, points: torch.Tensor) -> AffineTransform | None:
         """The output transform as u = A + B n when it is affine in the network (checked once,
@@ -44,12 +73,18 @@ class FieldModel(nn.Module):
 
     def apply_transform(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
         columns = {Derivative(f, ()): raw[:, k] for k, f in enumerate(self.fields)}
-        parts = split_fields(self.transform(x, columns), self.fields, "output_transform")
+        parts = split_fields(self.transform(x, columns, self.unknowns()), self.fields, "output_transform")
         n = x.shape[0]
         return torch.stack(
             [as_column(parts[f], n, f"output_transform field '{f}'", x.dtype, x.device) for f in self.fields],
             dim=1,
         )
+
+
+def unknown_values(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The live values of ``model``'s unknowns by name ({} for a model without them)."""
+    unknowns = getattr(model, "unknowns", None)
+    return unknowns() if isinstance(unknowns, UnknownValues) else {}
 
 
 def build_model(problem: Problem, settings: Settings) -> FieldModel:

@@ -282,7 +282,7 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
     names = [derivative_name(d, problem.inputs) for d in selection.derivatives]
     datasets = {"prediction": selection.fields, "reference": referenced, "error": referenced,
                 "residual": selection.residuals, "derivatives": names}
-    attrs = {"settings": settings.as_dict(), "metrics": _metrics(run.run_dir),
+    attrs = {"settings": settings.as_nested(), "metrics": _metrics(run.run_dir),
              "source": problem.source_text, "seed": settings.numerics.seed,
              "exported_from": str(run.run_dir)}
 

@@ -56,6 +56,9 @@ Layout (format ``pinnlab-fields``, version 2)::
                            cloud: "residual")
     /loss_history/step     int64 (n,)
     /loss_history/<term>   float64 (n,), one per named loss term
+    /unknowns_history/step, /unknowns_history/<name>   int64 / float64 (m,): each
+                           unknown's value by step (only for a problem with unknowns;
+                           pinnlab.problem.unknowns)
 
 The groups ``/reference``, ``/error``, ``/residual``, ``/derivatives``,
 ``/points`` and ``/loss_history`` always exist and are empty when there is

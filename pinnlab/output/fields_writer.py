@@ -105,6 +105,13 @@ class FieldsWriter:
         for term, values in check_history(loss_history).items():
             create_dataset(self._file["loss_history"], term, values)
 
+    def write_unknowns_history(self, history: Mapping[str, np.ndarray]) -> None:
+        """``/unknowns_history``: ``"step"`` and each unknown's value at those steps (inverse
+        problems; not a grid group, so the XDMF leaves it out)."""
+        group = self._file.create_group("unknowns_history")
+        for name, values in check_history(history).items():
+            create_dataset(group, name, values)
+
 
 @contextmanager
 def open_fields(path: str | os.PathLike[str], *, equation: str, axes: Mapping[str, np.ndarray],
@@ -156,6 +163,7 @@ def write_fields(
     residual: dict[str, np.ndarray] | None = None,
     derivatives: dict[str, np.ndarray] | None = None,
     points: dict[str, dict[str, np.ndarray]] | None = None,
+    unknowns_history: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Atomically write solution fields on the grid spanned by ``axes``, all given as arrays.
 
@@ -164,7 +172,8 @@ def write_fields(
     in every grid-shaped array, so the file always honours "NaN outside the domain"; ``error`` is
     ``prediction - reference``. ``residual`` and ``derivatives`` are grid-shaped arrays by name;
     ``points`` maps a cloud name to ``{"coordinates": (N, d), value name: (N,), ...}``;
-    ``loss_history`` holds ``"step"`` plus one 1D array per loss term, all of one length.
+    ``loss_history`` holds ``"step"`` plus one 1D array per loss term, all of one length;
+    ``unknowns_history`` the same for each unknown's value (group ``/unknowns_history``).
 
     Raises ``ValueError`` for an array whose shape is not the expected one (naming it and both
     shapes), a reference for a field not in ``prediction``, a malformed axis, mask, point cloud or
@@ -189,6 +198,7 @@ def write_fields(
     grid["derivatives"] = _grid_arrays("derivative", derivatives, shape)
     clouds = check_points(points, len(coordinates))
     history = check_history(loss_history)
+    check_history(unknowns_history)
     encode_attrs(attrs)  # fails before the file is created
 
     inside = mask_array.astype(bool).ravel()
@@ -202,3 +212,5 @@ def write_fields(
         writer.write_points(clouds)
         if loss_history is not None:
             writer.write_history(history)
+        if unknowns_history is not None:
+            writer.write_unknowns_history(unknowns_history)

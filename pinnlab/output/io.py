@@ -38,8 +38,9 @@ class Results:
     ``mask`` is boolean. ``points`` maps a cloud name to ``{"coordinates": (N, d), value name:
     (N,)}``; ``loss_history`` is empty when none was stored. ``attrs`` holds the file's extra
     attributes (JSON decoded; the format metadata is in the other members), of which
-    ``settings``, ``metrics`` and ``source`` are also given on their own. ``residual``,
-    ``derivatives``, ``points`` and ``versions`` are empty for version 1 files.
+    ``settings`` (grouped as the dotted names read: ``settings["network"]["width"]``, the phases
+    as a list under ``settings["phases"]``), ``metrics`` and ``source`` are also given on their
+    own. ``residual``, ``derivatives``, ``points`` and ``versions`` are empty for version 1 files.
     """
 
     equation: str
@@ -83,15 +84,17 @@ class Results:
         return xarray.Dataset(variables, coords={name: self.axes[name] for name in dims}, attrs=attrs)
 
 
-def _fields_path(path: str | os.PathLike[str]) -> Path:
+def _run_file(path: str | os.PathLike[str], name: str, expected: str) -> Path:
+    """``path`` when it is a file, else the file ``name`` in the run directory ``path``, which is
+    checked to hold one complete run; ``expected`` says what to pass instead when there is none."""
     path = Path(path)
     if path.is_dir():
         check_run_folder(path)
-        path = path / "fields.h5"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path.parent} holds no fields.h5; pass a run directory or an .h5 file")
-    elif not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; pass a run directory or an .h5 file")
+        if not (path / name).is_file():
+            raise FileNotFoundError(f"{path} holds no {name}; pass {expected}")
+        return path / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; pass {expected}")
     return path
 
 
@@ -102,7 +105,7 @@ def read_results(path: str | os.PathLike[str]) -> Results:
     not a pinnlab fields file, and ``RunFolderError`` (a ``ValueError``) for a run directory whose
     files are not one complete run.
     """
-    return read_fields(_fields_path(path))
+    return read_fields(_run_file(path, "fields.h5", "a run directory or an .h5 file"))
 
 
 def _read_group(f: h5py.File, name: str) -> dict[str, np.ndarray]:
@@ -154,10 +157,5 @@ def read_fields(path: str | os.PathLike[str]) -> Results:
 def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """A run's ``metrics.json`` (pass the run directory or the file itself); a run directory is
     checked to hold one complete run, as in :func:`read_results`."""
-    path = Path(run_dir)
-    if path.is_dir():
-        check_run_folder(path)
-        path = path / "metrics.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; pass a run directory of 'pinnlab solve'")
+    path = _run_file(run_dir, "metrics.json", "a run directory of 'pinnlab solve' or its metrics.json")
     return json.loads(path.read_text())

@@ -18,9 +18,11 @@ import torch
 
 from pinnlab import __version__
 from pinnlab.output.evaluation import condition_residual_values, evaluate_in_chunks
+from pinnlab.output.fields_h5 import spatial_inputs
 from pinnlab.output.fields_writer import write_fields
 from pinnlab.output.history_plots import plot_loss_history, plot_weight_history
 from pinnlab.output.plots import plot_collocation, plot_fields
+from pinnlab.output.unknowns import data_clouds, history_arrays, plot_unknowns, unknowns_metrics
 from pinnlab.output.xdmf import write_xdmf
 from pinnlab.problem.equation_module import Problem
 from pinnlab.problem.reference import ReferenceGrid, grid_points
@@ -48,17 +50,24 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: to
     last, with the wall time since ``started`` (a ``time.perf_counter()`` value)."""
     history = {k: np.asarray(v) for k, v in training.history.items()}
     mask = np.isfinite(next(iter(prediction.values())))
+    if problem.unknowns:  # inverse problems: pinnlab/output/unknowns.py
+        metrics["unknowns"] = unknowns_metrics(problem.unknowns, training.unknowns)
     write_fields(
         out_dir / "fields.h5", equation=problem.name, axes=grid.axes, mask=mask,
         prediction=prediction, reference=grid.values or None, loss_history=history,
         residual=residuals_on_grid(problem, model, grid, mask),
         points={**collocation_clouds(problem, model, training.collocation),
                 **refinement_clouds(training.refinements), **redraw_clouds(training.redraws),
-                **reference_cloud(at_points, grid)},
-        attrs={"settings": settings.as_dict(), "metrics": metrics, "source": problem.source_text,
+                **reference_cloud(at_points, grid), **data_clouds(problem, model)},
+        unknowns_history=history_arrays(training.unknowns),
+        attrs={"settings": settings.as_nested(), "metrics": metrics, "source": problem.source_text,
                "seed": settings.numerics.seed, "gauges": metrics.get("gauges", {})},
     )
-    write_xdmf(out_dir / "fields.h5")
+    if spatial_inputs(problem.inputs):  # XDMF describes grids in space; time alone has none
+        write_xdmf(out_dir / "fields.h5")
+    if problem.unknowns and history_arrays(training.unknowns) is not None:
+        plot_unknowns(out_dir / "unknowns.png", history_arrays(training.unknowns), problem.unknowns,
+                      training.phases)
     plot_fields(out_dir / "solution.png", axes=grid.axes, prediction=prediction,
                 reference=grid.values or None, title=solution_title(problem, metrics))
     windows = [(step, f"t <= {end:.3g}") for step, end in training.stages]
@@ -74,7 +83,7 @@ def write_outputs(out_dir: Path, problem: Problem, settings: Settings, model: to
         plot_collocation(out_dir / "collocation.png", axes=grid.axes, field=field, values=prediction[field],
                          point_sets=point_sets_to_show(training))
     with atomic_path(out_dir / "model.pt") as tmp:
-        saved = {"state_dict": model.state_dict(), "settings": settings.as_dict(),
+        saved = {"state_dict": model.state_dict(), "settings": settings.as_nested(),
                  "equation": problem.name, "pinnlab": __version__, "run_id": metrics.get("run_id"),
                  "inputs": list(problem.inputs), "fields": list(problem.fields),
                  "equation_path": str(problem.source_path) if problem.source_path else None}

@@ -2,8 +2,10 @@
 
 Residuals, condition values, output transforms and exact solutions are plain Python functions
 whose parameter names say what they need: an input (``x``), a field (``u``), a derivative
-(``u_xx``) or a named constant (``nu``). Binding checks every name once, when the equation is
-loaded, so a typo fails before training with the function and the name in the message.
+(``u_xx``), a named constant (``nu``) or an unknown (a coefficient being learned, see
+:mod:`pinnlab.problem.unknowns`). Binding checks every name once, when the equation is loaded, so
+a typo fails before training with the function and the name in the message. A constant's value
+is fixed at binding; an unknown's is passed at every call (its live, trainable value).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import inspect
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 import torch
 
@@ -44,25 +46,33 @@ def user_code_error(function: Callable[..., Any], owner: str, error: BaseExcepti
 
 @dataclass(frozen=True)
 class BoundFunction:
-    """A user function with each parameter resolved to an input, a derivative or a constant."""
+    """A user function with each parameter resolved to an input, a derivative, a constant or an
+    unknown (whose value the caller passes: ``unknowns`` of ``__call__``)."""
 
     function: Callable[..., Any]
     owner: str
     inputs_used: tuple[tuple[str, int], ...]
     derivatives_used: tuple[tuple[str, Derivative], ...]
     constants_used: tuple[tuple[str, Any], ...]
+    unknowns_used: tuple[str, ...] = ()
 
     @property
     def derivatives(self) -> set[Derivative]:
         return {d for _, d in self.derivatives_used}
 
     def __call__(
-        self, points: torch.Tensor, derivatives: Mapping[Derivative, torch.Tensor] | None = None
+        self, points: torch.Tensor, derivatives: Mapping[Derivative, torch.Tensor] | None = None,
+        unknowns: Mapping[str, torch.Tensor] | None = None,
     ) -> Any:
         kwargs: dict[str, Any] = {name: points[:, i] for name, i in self.inputs_used}
         for name, d in self.derivatives_used:
             kwargs[name] = derivatives[d]  # type: ignore[index]
         kwargs.update(self.constants_used)
+        if self.unknowns_used:
+            if unknowns is None or any(name not in unknowns for name in self.unknowns_used):
+                raise EquationError(f"{self.owner} takes the unknown(s) {', '.join(self.unknowns_used)}, "
+                                    "but no value was passed for them")
+            kwargs.update((name, unknowns[name]) for name in self.unknowns_used)
         if torch.compiler.is_compiling():  # traced once by torch.compile; errors surface eagerly
             return self.function(**kwargs)
         try:
@@ -97,17 +107,20 @@ def bind(
     fields: tuple[str, ...] = (),
     constants: Mapping[str, Any] | None = None,
     allow_derivatives: bool = True,
+    unknowns: Collection[str] = (),
 ) -> BoundFunction:
     """Resolve every parameter of ``function``; raise EquationError naming ``owner`` and the name."""
     constants = constants or {}
-    used_inputs, used_derivatives, used_constants = [], [], []
+    used_inputs, used_derivatives, used_constants, used_unknowns = [], [], [], []
     for name in parameter_names(function, owner):
         if name in inputs:
             used_inputs.append((name, inputs.index(name)))
         elif name in constants:
             used_constants.append((name, constants[name]))
+        elif name in unknowns:
+            used_unknowns.append(name)
         elif not fields or not allow_derivatives and name not in fields:
-            known = list(inputs) + list(fields) + list(constants)
+            known = list(inputs) + list(fields) + list(constants) + list(unknowns)
             raise EquationError(
                 f"{owner}: unknown parameter '{name}' (it may use: {', '.join(known)})"
             )
@@ -117,7 +130,7 @@ def bind(
             except DerivativeNameError as error:
                 raise EquationError(f"{owner}: {error}") from None
     return BoundFunction(
-        function, owner, tuple(used_inputs), tuple(used_derivatives), tuple(used_constants)
+        function, owner, tuple(used_inputs), tuple(used_derivatives), tuple(used_constants), tuple(used_unknowns)
     )
 
 
@@ -150,12 +163,14 @@ def as_mapping(value: Any, name: str) -> dict[str, Any]:
     return dict(value)
 
 
-def check_uses_network(transform: BoundFunction, domain: Any, fields: tuple[str, ...]) -> None:
+def check_uses_network(transform: BoundFunction, domain: Any, fields: tuple[str, ...],
+                       unknowns: Mapping[str, torch.Tensor] | None = None) -> None:
     """Refuse an output transform whose value for some field does not depend on the network's
     output: it would train with a residual loss of exactly 0 and learn nothing.
 
-    The transform is applied once to random network outputs at 64 points of the domain, and the
-    gradient of each field's output with respect to those outputs must not vanish everywhere.
+    The transform is applied once to random network outputs at 64 points of the domain (with the
+    ``unknowns`` at their initial values), and the gradient of each field's output with respect
+    to those outputs must not vanish everywhere.
     """
     from pinnlab.derivatives.derivative import Derivative
     from pinnlab.problem.reference import split_fields
@@ -166,7 +181,7 @@ def check_uses_network(transform: BoundFunction, domain: Any, fields: tuple[str,
     with torch.enable_grad():
         raw = torch.randn(len(points), len(fields), dtype=torch.float64, generator=generator).requires_grad_()
         columns = {Derivative(f, ()): raw[:, k] for k, f in enumerate(fields)}
-        parts = split_fields(transform(points, columns), fields, "output_transform")
+        parts = split_fields(transform(points, columns, unknowns), fields, "output_transform")
         for f in fields:
             value = as_column(parts[f], len(points), f"output_transform field '{f}'", torch.float64,
                               torch.device("cpu"))

@@ -10,6 +10,11 @@ An equation module defines, at top level:
 ``output_transform``  optional function of inputs and fields returning the fields (hard constraints)
 ``reference``         optional ``Exact(fn)`` (or a plain function) or ``GridData(...)``
 ``constants``         optional dict {name: value}; functions may take these as parameters
+``unknowns``          optional dict {name: Unknown(initial, positive=..., lower=..., upper=..., true=...)}:
+                      coefficients learned with the network; residuals and output transforms take
+                      them by name (see ``pinnlab.problem.unknowns``)
+``data``              optional dict {name: Observations(source, inputs=..., fields=..., noise=...)}:
+                      measured values, each set one loss term (see ``pinnlab.problem.observations``)
 ``defaults``          optional dict of settings (see ``pinnlab.Settings``)
 ``gauges``            optional dict {field: Mean() / PinnedAt(x=..., ...)} for fields known only up
                       to a constant (see ``pinnlab.problem.gauges``)
@@ -35,13 +40,15 @@ import torch
 from pinnlab.problem.binding import BoundFunction, EquationError, as_mapping, bind, check_uses_network, parameter_names
 from pinnlab.problem.conditions import Condition, Layout
 from pinnlab.problem.gauges import Gauge, check_gauges
+from pinnlab.problem.observations import ObservationSet, load_data
+from pinnlab.problem.unknowns import Unknown, check_unknowns, initial_values
 from pinnlab.geometry import Geometry
 from pinnlab.problem.reference import Exact, Reference
 from pinnlab.geometry.sampling import make_sampler
 
 KNOWN_NAMES = (
     "domain", "fields", "inputs", "residual", "residuals", "conditions", "output_transform",
-    "reference", "constants", "defaults", "name", "gauges",
+    "reference", "constants", "defaults", "name", "gauges", "unknowns", "data",
 )
 
 
@@ -60,6 +67,8 @@ class Problem:
     constants: Mapping[str, Any] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     gauges: Mapping[str, Gauge] = field(default_factory=dict)
+    unknowns: Mapping[str, Unknown] = field(default_factory=dict)
+    data: Mapping[str, ObservationSet] = field(default_factory=dict)
     source_path: Path | None = None
     source_text: str = ""
 
@@ -118,23 +127,21 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
     clash = set(constants) & (set(fields) | set(inputs))
     if clash:
         raise fail(f"constant(s) {', '.join(sorted(clash))} share a name with a field or input")
+    unknowns = check_unknowns(namespace.get("unknowns"), inputs, fields, constants, fail)
 
     try:
-        residuals = bind_residuals(namespace, inputs, fields, constants)
+        residuals = bind_residuals(namespace, inputs, fields, constants, tuple(unknowns))
         layout = Layout(domain, inputs, fields, constants)
         conditions = check_conditions(namespace.get("conditions", {}) or {}, layout)
-        shared = (set(residuals) & set(conditions)) | ({"total", "step"} & (set(residuals) | set(conditions)))
-        if shared:
-            raise EquationError(
-                f"loss term name(s) {', '.join(sorted(shared))} used twice or reserved: residuals and "
-                f"conditions need distinct names, other than 'total' and 'step'"
-            )
+        data = load_data(namespace.get("data"), domain, inputs, fields, source_path.parent if source_path else None)
+        check_term_names(residuals, conditions, data)
         transform = namespace.get("output_transform")
         bound_transform = None
         if transform is not None:
             bound_transform = bind(transform, "output_transform", inputs=inputs, fields=fields,
-                                   constants=constants, allow_derivatives=False)
-            check_uses_network(bound_transform, domain, fields)
+                                   constants=constants, allow_derivatives=False, unknowns=tuple(unknowns))
+            check_uses_network(bound_transform, domain, fields, initial_values(unknowns))
+        check_unknowns_used(unknowns, [*residuals.values(), bound_transform])
         reference = namespace.get("reference")
         if reference is not None and not isinstance(reference, Reference):
             if not callable(reference):
@@ -153,8 +160,8 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
     return Problem(
         name=str(name), domain=domain, inputs=inputs, fields=fields, residuals=residuals,
         conditions=conditions, output_transform=bound_transform, reference=reference,
-        constants=constants, defaults=defaults, gauges=gauges, source_path=source_path,
-        source_text=source_text,
+        constants=constants, defaults=defaults, gauges=gauges, unknowns=unknowns, data=data,
+        source_path=source_path, source_text=source_text,
     )
 
 
@@ -169,7 +176,28 @@ def check_names(names: tuple[str, ...], what: str, fail: Callable[[str], Equatio
         raise fail(f"'{what}' has duplicates: {list(names)}")
 
 
-def bind_residuals(namespace: Mapping[str, Any], inputs, fields, constants) -> dict[str, BoundFunction]:
+def check_term_names(residuals: Mapping[str, Any], conditions: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    """Residuals, conditions and data sets are loss terms named alike: the names must differ."""
+    names = [*residuals, *conditions, *data]
+    shared = {n for n in names if names.count(n) > 1} | ({"total", "step"} & set(names))
+    if shared:
+        raise EquationError(
+            f"loss term name(s) {', '.join(sorted(shared))} used twice or reserved: residuals, "
+            f"conditions and data sets need distinct names, other than 'total' and 'step'"
+        )
+
+
+def check_unknowns_used(unknowns: Mapping[str, Unknown], functions: list[BoundFunction | None]) -> None:
+    """An unknown no residual or output transform takes would never be trained: say so."""
+    used = {name for f in functions if f is not None for name in f.unknowns_used}
+    idle = [name for name in unknowns if name not in used]
+    if idle:
+        raise EquationError(f"unknown(s) {', '.join(idle)} appear in no residual or output_transform, "
+                            "so training could not learn them; take them as parameters or remove them")
+
+
+def bind_residuals(namespace: Mapping[str, Any], inputs, fields, constants,
+                   unknowns: tuple[str, ...] = ()) -> dict[str, BoundFunction]:
     if "residuals" in namespace and "residual" in namespace:
         raise EquationError("define either 'residual' or 'residuals', not both")
     if "residuals" in namespace:
@@ -187,7 +215,8 @@ def bind_residuals(namespace: Mapping[str, Any], inputs, fields, constants) -> d
     for name, function in given.items():
         owner = f"residual '{name}'"
         parameter_names(function, owner)
-        bound[str(name)] = bind(function, owner, inputs=inputs, fields=fields, constants=constants)
+        bound[str(name)] = bind(function, owner, inputs=inputs, fields=fields, constants=constants,
+                                unknowns=unknowns)
         if not bound[str(name)].derivatives:
             raise EquationError(f"{owner} uses no field; its parameters must include a field or derivative")
     return bound

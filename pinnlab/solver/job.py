@@ -13,8 +13,7 @@ and writes; the other ranks return without metrics.
 
 from __future__ import annotations
 
-import warnings
-
+import dataclasses
 import platform
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pinnlab.runtime import distributed
 from pinnlab.runtime.atomic import check_free_space, check_writable, remove_stale_temporaries
 from pinnlab.problem.binding import EquationError
 from pinnlab.training.checkpoint import CheckpointStore
+from pinnlab.training.resume import resume_state
 from pinnlab.output.accuracy import (evaluation_grid, predict_at_reference_points, predict_on_grid, relative_l2,
                                      scattered_relative_l2)
 from pinnlab.output.evaluation import predict
@@ -40,12 +40,13 @@ from pinnlab.output.run_files import estimate_output_bytes, files_written, write
 from pinnlab.problem.equation_module import Problem
 from pinnlab.runtime.run_folder import staged_results
 from pinnlab.geometry.sampling import make_sampler
-from pinnlab.solver.settings import Settings
+from pinnlab.solver.settings import Settings, resolve_settings
 from pinnlab.runtime.threads import thread_limit
 from pinnlab.training.time_marching import TimeMarchedModel
 from pinnlab.training.trainer import TrainingResult, train
 
-__all__ = ["SolveResult", "files_written", "resolve_settings", "solve"]  # files_written: for the CLI
+# files_written: for the CLI; resolve_settings (pinnlab/solver/settings.py): for callers of this module
+__all__ = ["SolveResult", "files_written", "resolve_settings", "solve"]
 
 
 @dataclass(frozen=True)
@@ -56,35 +57,16 @@ class SolveResult:
     training: TrainingResult
 
 
-def resolve_settings(problem: Problem, overrides: dict[str, Any] | None = None,
-                     notes: list[str] | None = None) -> Settings:
-    """pinnlab defaults, then the equation's ``defaults``, then ``overrides``. A flat name of
-    pinnlab 0.1 gets a note naming its dotted name: appended to ``notes`` (the command line prints
-    them), or, from Python, a DeprecationWarning."""
-    found: list[str] = []
-    try:
-        settings = Settings().replace(problem.defaults, f"{problem.origin}: defaults", found)
-    except ValueError as error:  # the equation module's mistake
-        raise EquationError(str(error)) from None
-    settings = settings.replace(overrides or {}, "settings", found)
-    if notes is not None:
-        notes.extend(found)
-    else:
-        for note in found:
-            warnings.warn(note, DeprecationWarning, stacklevel=2)
-    return settings
-
-
 def solve(problem: Problem, settings: Settings, out_dir: str | Path, resume: bool = False) -> SolveResult:
     """Train and write results; with ``resume``, continue from ``out_dir/checkpoints/last.pt``.
 
     Under torchrun, ``metrics`` is empty on ranks other than 0, which neither evaluate nor write."""
     started = time.perf_counter()
     rank_share(settings.sampling, settings.refine, distributed.world())  # an uneven split fails before joining the other ranks
-    device = distributed.local_device(settings.device)
-    if device != settings.device:
-        settings = settings.replace({"device": device}, "torchrun")
-    with distributed.session(settings.device), thread_limit(settings.threads):
+    device = distributed.local_device(settings.numerics.device)
+    if device != settings.numerics.device:
+        settings = settings.replace({"numerics.device": device}, "torchrun")
+    with distributed.session(settings.numerics.device), thread_limit(settings.numerics.threads):
         return solve_on_this_rank(problem, settings, Path(out_dir), resume, started)
 
 
@@ -93,7 +75,7 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
     """``solve`` in one process: every rank trains, rank 0 alone checks the folder and writes."""
     main = distributed.is_main()
     term_weights(problem, settings)  # unknown weight names fail before training
-    resolve_device(settings.device)
+    resolve_device(settings.numerics.device)
     if main:
         check_writable(out_dir)
         for folder in (out_dir, out_dir / "checkpoints"):
@@ -103,11 +85,11 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         grid = evaluation_grid(problem, settings)
     except EquationError as error:
         raise EquationError(f"{problem.origin}: {error}") from None
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     model = build_model(problem, settings)
     engine = training_engine(problem, model, settings)
     checkpoints = CheckpointStore(out_dir / "checkpoints")
-    state = checkpoints.resume_state(problem, settings, model) if resume else None
+    state = resume_state(checkpoints, problem, settings.as_nested(), model) if resume else None
     if main:  # the checkpoints already on disk are replaced, not added to
         check_free_space(out_dir, estimate_output_bytes(problem, settings, model, grid),
                          reusable=checkpoints.reusable_bytes(state))
@@ -122,13 +104,14 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
     shifts = measure_shifts(problem.gauges, problem.layout, problem.reference, grid, prediction, at_points,
                             lambda points: dict(zip(problem.fields, predict(model, points).T)))
     prediction, at_points = apply_shifts(prediction, shifts), apply_shifts(at_points, shifts)  # like with like
+    adam = settings.phase("adam")
     metrics = {
         "equation": problem.name,
         "rel_l2": {**relative_l2(prediction, grid), **scattered_relative_l2(at_points, grid)},
         "gauges": records(shifts),
         "final_losses": training.final_losses,
         "steps": training.steps,
-        "adam_steps": settings.steps,
+        "adam_steps": adam.steps if adam else 0,
         "lbfgs_iterations": training.lbfgs_iterations,
         "lbfgs_stop": training.lbfgs_stop,
         "second_order_stop": training.second_order_stop,
@@ -142,9 +125,9 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         "parameters": sum(p.numel() for p in model.parameters()),
         "world_size": distributed.world(),
         "run_id": training.run_id,
-        "settings": settings.as_dict(),
+        "settings": settings.as_nested(),
         "versions": {"pinnlab": __version__, "torch": torch.__version__, "python": platform.python_version()},
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {settings.device}",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {settings.numerics.device}",
     }
     with staged_results(out_dir, training.run_id, checkpoints.last_complete(training.run_id)) as staging:
         write_outputs(staging, problem, settings, model, training, grid, prediction, at_points, metrics, started)
@@ -164,8 +147,8 @@ def preflight(problem: Problem, model: FieldModel, settings: Settings, engine: E
     """Evaluate every loss term once on a few points, so a residual that returns the wrong
     shape or nothing fails now, naming the module, rather than somewhere inside training."""
     parameter = next(model.parameters())
-    small = settings.replace({"points": 16, "boundary_points": 8}, "preflight")
-    sampler = make_sampler("uniform", seed=settings.seed)
+    small = dataclasses.replace(settings.sampling, points=16, boundary_points=8)
+    sampler = make_sampler("uniform", seed=settings.numerics.seed)
     try:
         loss_terms(problem, model, sample_collocation(problem, small, sampler, parameter.dtype, parameter.device),
                    engine=engine)

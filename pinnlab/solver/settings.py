@@ -1,23 +1,27 @@
 """Solver settings: typed groups, each defined and checked beside the code that uses it.
 
-pinnlab's defaults are overridden by the equation module's ``defaults``, then by the command line.
-A setting is named ``group.field`` (``refine.method``, ``adam.lr``, ``numerics.dtype``); the
-training phases are a sequence (``phases=adam,lbfgs,ssbroyden``), each phase's settings named by
-the phase (``ssbroyden.steps``). The flat names of pinnlab 0.1 (``refine_every``, ``steps``,
-``second_order``) are still accepted, each with a one-line note naming its new name.
+pinnlab's defaults are overridden by the equation module's ``defaults``, then by the command line
+(``resolve_settings``). A setting is named ``group.field`` (``refine.method``, ``adam.lr``,
+``numerics.dtype``); the training phases are a sequence (``phases=adam,lbfgs,ssbroyden``), each
+phase's settings named by the phase (``ssbroyden.steps``). ``Settings.as_nested()`` is the record
+every output file and checkpoint stores. The flat names of pinnlab 0.1 (``refine_every``,
+``steps``, ``second_order``) are still accepted as input, each with a one-line note naming its new
+name.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
 from pinnlab.derivatives.compiling import COMPILE_CHOICES
 from pinnlab.derivatives.engines import ENGINES
 from pinnlab.geometry.sampling import SamplingSettings
 from pinnlab.model.network import NetworkSettings
+from pinnlab.problem.binding import EquationError
 from pinnlab.solver.legacy_names import LEGACY_NAMES, SECOND_ORDER
 from pinnlab.training.checkpoint import CheckpointSettings
 from pinnlab.training.curriculum import CausalSettings, CurriculumSettings
@@ -28,6 +32,10 @@ from pinnlab.training.phases.levenberg_marquardt import LevenbergMarquardtSettin
 from pinnlab.training.phases.quasi_newton import QuasiNewtonSettings
 from pinnlab.training.quasi_newton import UPDATES
 from pinnlab.training.refinement import RefinementSettings
+from pinnlab.training.resume import dotted_settings
+
+if TYPE_CHECKING:
+    from pinnlab.problem.equation_module import Problem
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,7 @@ class Settings:
         Keys are dotted names (``refine.every``), group names with a mapping of fields
         (``{"refine": {"every": 200}}``), ``phases``, ``weights``, or flat names of pinnlab 0.1,
         for which a note naming the new one goes into ``notes``."""
-        dotted = flatten(overrides, source)
+        dotted = dotted_settings(overrides)
         result = self
         if "phases" in dotted:
             result = dataclasses.replace(result, phases=parse_phases(dotted.pop("phases"), self, source))
@@ -163,10 +171,8 @@ class Settings:
                                  f"{', '.join(group + '.' + f.name for f in dataclasses.fields(current))}")
             changed = dataclasses.replace(current, **{name: coerce(key, value, getattr(current, name), source)})
             return dataclasses.replace(self, **{group: changed})
-        if group in PHASES:
+        if group in PHASES:  # replace() has put the phase into the sequence before
             phase = self.phase(group)
-            if phase is None:
-                raise ValueError(f"{source}: {group} is not among the phases")
             names = [f.name for f in dataclasses.fields(phase) if f.name != "update"]
             if name not in names:
                 raise ValueError(f"{source}: unknown setting '{key}'; {group} has "
@@ -192,36 +198,24 @@ class Settings:
         data["weights"] = dict(self.weights)
         return data
 
-    # --- transition: the flat names of pinnlab 0.1, read by code not yet moved to the groups ---
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name not in LEGACY_NAMES:
-            raise AttributeError(name)
-        return flat_value(self, name)
 
-    def as_dict(self) -> dict[str, Any]:
-        data = {name: flat_value(self, name) for name in LEGACY_NAMES}
-        data["weights"] = dict(self.weights)
-        data["grid"] = list(self.output.grid)
-        return data
-
-
-def flat_value(settings: Settings, name: str) -> Any:
-    """The value a flat name of pinnlab 0.1 stands for."""
-    if name == "second_order":
-        extra = [p.name for p in settings.phases if p.name not in ("adam", "lbfgs")]
-        return extra[-1] if extra else "none"
-    if name == "second_order_steps":
-        extra = [p for p in settings.phases if p.name not in ("adam", "lbfgs")]
-        return extra[-1].steps if extra else 0
-    group, _, field_name = LEGACY_NAMES[name].partition(".")
-    if group in PHASES:
-        phase = settings.phase(group)
-        if phase is None:  # a phase not in the sequence takes no steps
-            return 0 if field_name == "steps" else getattr(PHASES[group](), field_name)
-        return getattr(phase, field_name)
-    if group == "weights":
-        return settings.weights
-    return getattr(getattr(settings, group), field_name)
+def resolve_settings(problem: Problem, overrides: dict[str, Any] | None = None,
+                     notes: list[str] | None = None) -> Settings:
+    """pinnlab defaults, then the equation's ``defaults``, then ``overrides``. A flat name of
+    pinnlab 0.1 gets a note naming its dotted name: appended to ``notes`` (the command line prints
+    them), or, from Python, a DeprecationWarning."""
+    found: list[str] = []
+    try:
+        settings = Settings().replace(problem.defaults, f"{problem.origin}: defaults", found)
+    except ValueError as error:  # the equation module's mistake
+        raise EquationError(str(error)) from None
+    settings = settings.replace(overrides or {}, "settings", found)
+    if notes is not None:
+        notes.extend(found)
+    else:
+        for note in found:
+            warnings.warn(note, DeprecationWarning, stacklevel=2)
+    return settings
 
 
 def suggestion(key: str) -> str:
@@ -239,24 +233,6 @@ def valid_names() -> list[str]:
     names += [f"{name}.{f.name}" for name, make in PHASES.items() for f in dataclasses.fields(make())
               if f.name != "update"]
     return ["phases", *names, "weights"]
-
-
-def flatten(overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """``{"refine": {"every": 5}, "adam.lr": 1e-3}`` as ``{"refine.every": 5, "adam.lr": 1e-3}``;
-    a saved ``phases`` list of dicts (metrics.json, model.pt) as ``phases`` plus each phase's fields."""
-    flat: dict[str, Any] = {}
-    for key, value in overrides.items():
-        key = str(key).strip()
-        if key == "phases" and isinstance(value, (list, tuple)) and value and isinstance(value[0], Mapping):
-            flat["phases"] = [str(p["name"]) for p in value]
-            for phase in value:
-                flat.update({f"{phase['name']}.{k}": v for k, v in phase.items() if k not in ("name", "update")})
-        elif isinstance(value, Mapping) and key != "weights":
-            for name, inner in value.items():
-                flat[f"{key}.{name}"] = inner
-        else:
-            flat[key] = value
-    return flat
 
 
 def parse_phases(value: Any, settings: Settings, source: str) -> tuple[PhaseSettings, ...]:

@@ -3,14 +3,14 @@
 A checkpoint is one ``torch.save`` dictionary (``Context.state_dict`` in
 :mod:`pinnlab.training.context`): each part's own state (every phase's under ``phases``, every
 hook's under ``hooks``, the sampler, the collocation points, the RNG states, the loss history),
-the model, the step, the loss weights, the resolved settings, the run's id and the pinnlab
-version. Before it is read, the file is
-verified: ``torch.save`` writes a zip archive whose members carry CRC-32 checksums, which
-``torch.load`` never checks, so a file damaged on the disk would otherwise load and train on
-wrong numbers. It is then read with ``torch.load(weights_only=True)``, so a checkpoint can never
-run code, and checked against the equation, the network and the settings before anything is
-loaded, so a checkpoint from another problem, network or run setup is refused as a whole instead
-of being loaded partially or continued with settings it was not made with.
+the model, the step, the loss weights, the resolved settings (``Settings.as_nested()`` as JSON),
+the run's id and the pinnlab version. Before it is read, the file is verified: ``torch.save``
+writes a zip archive whose members carry CRC-32 checksums, which ``torch.load`` never checks, so
+a file damaged on the disk would otherwise load and train on wrong numbers. It is then read with
+``torch.load(weights_only=True)``, so a checkpoint can never run code, and checked against the
+equation, the network and the settings before anything is loaded (pinnlab/training/resume.py),
+so a checkpoint from another problem, network or run setup is refused as a whole instead of
+being loaded partially or continued with settings it was not made with.
 """
 
 from __future__ import annotations
@@ -50,15 +50,6 @@ class CheckpointSettings:
 
 FORMAT = "pinnlab-checkpoint"
 VERSION = 2  # 2: the parts' own states under "phases" and "hooks"
-# settings that change the network or the numbers it computes with; a resumed run must match them
-SHAPE_SETTINGS = ("width", "depth", "activation", "fourier_features", "fourier_scale", "periodic", "dtype")
-# settings a resumed run may change freely: they do not change what the saved state means
-FREE_SETTINGS = ("progress", "threads", "device", "grid", "compile", "engine", "residual_chunk",
-                 "rollbacks", "checkpoint_every")
-# iteration budgets: some may change on resume (see ``budget_refusal``)
-BUDGET_SETTINGS = ("steps", "lbfgs_steps", "second_order_steps")
-
-
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, damaged or belongs to another problem, network or
     setup."""
@@ -73,6 +64,7 @@ def problem_signature(problem: Problem) -> dict[str, Any]:
         "fields": list(problem.fields),
         "residuals": sorted(problem.residuals),
         "conditions": sorted(problem.conditions),
+        **({"data": sorted(problem.data)} if problem.data else {}),  # data sets are loss terms too
     }
 
 
@@ -191,11 +183,10 @@ class CheckpointStore:
         state["path"] = str(path)
         return state
 
-    def resume_state(self, problem: Problem, settings: Any, model: torch.nn.Module,
-                     report: bool = True) -> dict[str, Any]:
+    def latest(self, report: bool = True) -> dict[str, Any]:
         """The state to resume from: ``last``, or ``best`` when ``last`` is missing or damaged
-        (said in one line on stderr when ``report``), checked against the problem, the network
-        and the settings (:func:`check_compatible`, :func:`check_resumable`)."""
+        (said in one line on stderr when ``report``). Whether it fits the run is checked by
+        pinnlab/training/resume.py."""
         try:
             state = self.load("last")
         except CheckpointError as error:
@@ -209,8 +200,6 @@ class CheckpointStore:
             if report and distributed.is_main():
                 print(f"pinnlab: {reason}; resuming from {self.best} (step {state['step']}) instead",
                       file=sys.stderr)
-        check_compatible(state, problem, settings.as_dict(), model)
-        check_resumable(state, settings)
         return state
 
     def last_complete(self, run_id: str | None = None) -> str:
@@ -233,104 +222,6 @@ class CheckpointStore:
         if state is not None and state.get("finished"):
             return sum(sizes)
         return sum(sizes[:-1])
-
-
-# --- checks before resuming -------------------------------------------------------------------
-def check_compatible(state: dict[str, Any], problem: Problem, settings: dict[str, Any],
-                     model: torch.nn.Module) -> None:
-    """Refuse, naming the difference, a checkpoint written for another problem or network."""
-    where = state.get("path", "checkpoint")
-    saved_problem = state["problem"]
-    expected = problem_signature(problem)
-    for key, value in expected.items():
-        if saved_problem.get(key) != value:
-            raise CheckpointError(
-                f"{where} was written for {key} {saved_problem.get(key)!r}, but this run has {value!r}; "
-                "refusing to resume (use another --out, or run without --resume to start afresh)"
-            )
-    saved_settings = json.loads(state["settings"])
-    for key in SHAPE_SETTINGS:
-        if saved_settings.get(key) != settings[key]:
-            raise CheckpointError(
-                f"{where} was written with {key}={saved_settings.get(key)!r}, but this run has "
-                f"{key}={settings[key]!r}; refusing to resume with a different network"
-            )
-    mismatches = state_dict_mismatches(model.state_dict(), state["model"])
-    if mismatches:
-        raise CheckpointError(f"{where} holds a network of another shape ({'; '.join(mismatches[:4])}); "
-                              "refusing to resume")
-
-
-def settings_changes(state: Mapping[str, Any], settings: Any) -> dict[str, tuple[Any, Any]]:
-    """Settings (as ``{name: (saved, now)}``) that differ from the checkpoint's, other than the
-    free ones (``FREE_SETTINGS``); compared as JSON, as they are saved."""
-    saved = json.loads(state["settings"])
-    now = json.loads(json.dumps(settings.as_dict()))
-    return {key: (saved.get(key), value) for key, value in now.items()
-            if key not in FREE_SETTINGS and saved.get(key) != value}
-
-
-def budget_refusal(state: Mapping[str, Any], saved: Mapping[str, Any], key: str, new: int) -> str:
-    """Why the budget ``key`` cannot change to ``new`` on this checkpoint ('' when it can).
-
-    A budget may change while its phase can still use it: Adam's ``steps`` until L-BFGS or the
-    second-order phase starts, ``lbfgs_steps`` until the second-order phase starts (also on a
-    finished run, which then trains on), ``second_order_steps`` until the run finishes; never
-    below what is done, and never with a time curriculum, whose windows were scheduled over the
-    saved budgets."""
-    step, finished = state["step"], state["finished"]
-    phases = state["phases"]
-    order = list(phases)
-    dense = [name for name in order if name not in ("adam", "lbfgs")]
-    lbfgs_started = ("lbfgs" in phases and phases["lbfgs"]["optimizer"] is not None) or any(
-        p[1] == "lbfgs" for p in state["phase_log"])
-    second_started = bool(dense) and (phases[dense[-1]]["method"] is not None or phases[dense[-1]]["done"] > 0)
-    if saved.get("curriculum"):
-        return "the time windows of the curriculum were scheduled over the saved budgets"
-    if key == "steps":
-        if finished or lbfgs_started or second_started:
-            return "Adam's phase is over in the saved run"
-        if new < step:
-            return f"the saved run is at step {step} already"
-        return ""
-    if key == "lbfgs_steps":
-        done = phases["lbfgs"]["done"] if "lbfgs" in phases else 0
-        if second_started:
-            return "the second-order phase has started in the saved run"
-        if finished and new < saved[key]:
-            return "the saved run has finished"
-        if new < done:
-            return f"the saved run has done {done} L-BFGS iterations already"
-        return ""
-    if finished:
-        return "the saved run has finished"
-    done = phases[dense[-1]]["done"] if dense else 0
-    if new < done:
-        return f"the saved run has done {done} second-order iterations already"
-    return ""
-
-
-def check_resumable(state: Mapping[str, Any], settings: Any) -> dict[str, tuple[Any, Any]]:
-    """Refuse settings that cannot apply to the saved run, listing every difference; return the
-    changes that do apply (budgets, see :func:`budget_refusal`).
-
-    Without this, a resumed run would go on with the saved network, points and optimizer while
-    its results recorded the new settings."""
-    changes = settings_changes(state, settings)
-    saved = json.loads(state["settings"])
-    fixed = [f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items() if k not in BUDGET_SETTINGS]
-    budgets = [f"{k} {old!r} -> {new!r} ({why})" for k, (old, new) in changes.items()
-               if k in BUDGET_SETTINGS and (why := budget_refusal(state, saved, k, new))]
-    if fixed or budgets:
-        parts = []
-        if fixed:
-            parts.append(f"{', '.join(fixed)} (fixed once training has started)")
-        parts += budgets
-        raise CheckpointError(
-            f"{state.get('path', 'checkpoint')} cannot resume with these settings: {'; '.join(parts)}; "
-            "resume with the saved values, or run without --resume to start afresh"
-        )
-    return changes
 
 
 def state_dict_mismatches(expected: dict[str, torch.Tensor], saved: dict[str, torch.Tensor]) -> list[str]:

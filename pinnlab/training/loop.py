@@ -50,6 +50,8 @@ class TrainingResult:
     # balance=grad-norm|ntk: (step, weights) after each update (pinnlab/training/loss_balancing.py)
     weight_history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     run_id: str = ""  # the same in every checkpoint and output file of one run, resumed or not
+    # with unknowns: their history by step and their standard deviations (pinnlab/training/hooks/unknowns.py)
+    unknowns: dict[str, Any] = field(default_factory=dict)
 
 
 def train(problem: Problem, model: torch.nn.Module, phases: Sequence[Phase], hooks: Sequence[Hook],

@@ -1,4 +1,4 @@
-"""Loss balancing: term weights that adapt during Adam (``balance=grad-norm`` or ``balance=ntk``).
+"""Loss balancing: term weights that adapt during Adam (``balance.method=grad-norm`` or ``ntk``).
 
 Why: a PINN loss sums terms of very different stiffness (a residual with u_xxxx next to a
 boundary value). With fixed weights the stiffest term's gradient dominates, the others are barely
@@ -11,14 +11,15 @@ every term pulls on the parameters about equally hard:
 * ``ntk`` (Wang, Yu & Perdikaris 2022, "When and why PINNs fail to train"): lambda_i =
   sum_j tr K_j / tr K_i, with tr K_i the mean over term i's points of |d r_i(x) / d theta|^2, the
   per-point trace of the term's block of the neural tangent kernel. It is taken on
-  ``balance_points`` points of each term (a fresh seeded subset at each update), with the
-  residual Jacobian of pinnlab/training/residual_vector.py.
+  ``balance.points`` points of each term (a fresh seeded subset at each update), with the
+  residuals of pinnlab/training/residual_vector.py, their input derivatives taken by the run's
+  derivative engine.
 
-Every ``balance_every`` Adam steps the weights move towards the new lambdas as a moving average,
-w <- alpha w + (1 - alpha) lambda (alpha = ``balance_alpha``). They start at the configured
+Every ``balance.every`` Adam steps the weights move towards the new lambdas as a moving average,
+w <- alpha w + (1 - alpha) lambda (alpha = ``balance.alpha``). They start at the configured
 ``weights``; conditions marked exact keep weight 0. After Adam the weights are frozen: L-BFGS and
 the second-order phase need one fixed objective for their line searches and curvature pairs.
-The current weights are part of the trainer's state, so checkpoints and resume carry them.
+The current weights are part of the training state, so checkpoints and resume carry them.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from typing import Mapping
 
 import torch
 
+from pinnlab.derivatives.engines import Engine
 from pinnlab.runtime import distributed
 from pinnlab.problem.conditions import ConditionBatch
 from pinnlab.training.collocation import Collocation
 from pinnlab.problem.equation_module import Problem
-from pinnlab.training.residual_vector import residual_jacobian
+from pinnlab.training.residual_vector import term_groups
 
 
 BALANCE_METHODS = ("none", "grad-norm", "ntk")
@@ -102,17 +104,26 @@ def subset(collocation: Collocation, count: int, generator: torch.Generator) -> 
 
 
 def kernel_traces(problem: Problem, model: torch.nn.Module, collocation: Collocation,
-                  names: list[str]) -> dict[str, float]:
+                  names: list[str], engine: Engine | None) -> dict[str, float]:
     """Mean over each term's points of |d r(x) / d theta|^2 (summed over a condition's components):
     the per-point trace of the term's neural tangent kernel block; under torchrun the mean over
-    the ranks."""
+    the ranks. The input derivatives in r are taken by ``engine``, the run's; the gradient of
+    each residual with respect to the parameters by a backward pass of its own."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
     every = list(problem.residuals) + list(problem.conditions)
     traces = []
     for name in names:
         alone = {other: 1.0 if other == name else 0.0 for other in every}
-        # rows scaled by sqrt(1 / points): the squared Frobenius norm is the mean over points
-        jacobian = residual_jacobian(problem, model, collocation, alone)
-        traces.append(jacobian.detach().square().sum())
+        with torch.enable_grad():
+            # rows scaled by sqrt(1 / points): their squared gradients sum to the mean over points
+            rows = torch.cat([evaluate(*inputs).reshape(-1) for evaluate, inputs
+                              in term_groups(problem, model, collocation, alone, engine)])
+        trace = rows.new_zeros(())
+        if rows.requires_grad:  # else the term does not depend on the parameters: trace 0
+            for row in rows:
+                grads = torch.autograd.grad(row, parameters, retain_graph=True, allow_unused=True)
+                trace = trace + sum((g.square().sum() for g in grads if g is not None), rows.new_zeros(()))
+        traces.append(trace.detach())
     mean = distributed.all_reduce_mean(torch.stack(traces))
     return {name: float(mean[k]) for k, name in enumerate(names)}
 
@@ -129,8 +140,10 @@ class LossBalancer:
         return step % self.every == 0
 
     def update(self, problem: Problem, model: torch.nn.Module, collocation: Collocation,
-               terms: Mapping[str, torch.Tensor], weights: Mapping[str, float], step: int) -> dict[str, float]:
-        """The weights after one update at ``step``, from ``terms`` (evaluated with their graph)."""
+               terms: Mapping[str, torch.Tensor], weights: Mapping[str, float], step: int,
+               engine: Engine | None) -> dict[str, float]:
+        """The weights after one update at ``step``, from ``terms`` (evaluated with their graph by
+        the run's derivative ``engine``, which ``ntk`` takes its kernel traces with too)."""
         names = [name for name, w in weights.items() if w != 0.0]
         if len(names) < 2:
             return dict(weights)
@@ -138,5 +151,5 @@ class LossBalancer:
             scores = gradient_norms(terms, model, names)
         else:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-            scores = kernel_traces(problem, model, subset(collocation, self.points, generator), names)
+            scores = kernel_traces(problem, model, subset(collocation, self.points, generator), names, engine)
         return balanced(weights, scores, self.alpha)

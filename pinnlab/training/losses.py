@@ -1,4 +1,5 @@
-"""Named loss terms: one per residual (mean square over collocation points) and one per condition.
+"""Named loss terms: one per residual (mean square over collocation points), one per condition
+and one per data set (mean square misfit over its points and columns).
 
 Terms stay separate (a dict by name) so weights, logs and output files all work on names.
 """
@@ -15,6 +16,7 @@ from pinnlab.problem.conditions import ConditionBatch
 from pinnlab.training.curriculum import CausalWeights
 from pinnlab.derivatives.derivative import Derivative
 from pinnlab.derivatives.engines import Engine, field_derivatives
+from pinnlab.model.field_model import unknown_values
 from pinnlab.problem.equation_module import Problem
 from pinnlab.training.collocation import Collocation
 
@@ -33,8 +35,9 @@ def residual_values(problem: Problem, model: torch.nn.Module, points: torch.Tens
     values = field_derivatives(model, points, problem.fields, residual_derivatives(problem),
                                create_graph=create_graph, engine=engine)
     n = points.shape[0]
+    unknowns = unknown_values(model) if problem.unknowns else None  # live: read at every call
     return {
-        name: as_column(r(points, values), n, f"residual '{name}'", points.dtype, points.device)
+        name: as_column(r(points, values, unknowns), n, f"residual '{name}'", points.dtype, points.device)
         for name, r in problem.residuals.items()
     }
 
@@ -85,6 +88,25 @@ def condition_residual(problem: Problem, model: torch.nn.Module, name: str,
     return condition.residual(name, layout, batch, values, partner_values)
 
 
+def data_misfit(problem: Problem, model: torch.nn.Module, name: str, points: torch.Tensor,
+                values: torch.Tensor, engine: Engine | None = None) -> torch.Tensor:
+    """Model minus measurement (N, K) at the points of data set ``name`` (``points`` and
+    ``values``: the set's tensors, or one point's rows of them), column k its ``names[k]``."""
+    observed = problem.data[name]
+    found = field_derivatives(model, points, problem.fields, set(observed.derivatives), engine=engine)
+    return torch.stack([found[d] for d in observed.derivatives], dim=1) - values
+
+
+def data_terms(problem: Problem, model: torch.nn.Module, dtype: torch.dtype, device: torch.device,
+               engine: Engine | None = None) -> dict[str, torch.Tensor]:
+    """Each data set's mean square misfit, over its points and columns."""
+    terms = {}
+    for name, observed in problem.data.items():
+        points, values = observed.tensors(dtype, device)
+        terms[name] = data_misfit(problem, model, name, points, values, engine).square().mean()
+    return terms
+
+
 def loss_terms(problem: Problem, model: torch.nn.Module, collocation: Collocation,
                causal: "CausalWeights | None" = None, engine: Engine | None = None) -> dict[str, torch.Tensor]:
     """Raw (unweighted) mean-square loss of every residual and condition, by name; with
@@ -93,18 +115,23 @@ def loss_terms(problem: Problem, model: torch.nn.Module, collocation: Collocatio
     terms = residual_terms(problem, model, collocation.interior, causal, engine=engine)
     for name, batch in collocation.conditions.items():
         terms[name] = condition_residual(problem, model, name, batch, engine=engine).square().mean()
+    if problem.data:
+        interior = collocation.interior
+        terms.update(data_terms(problem, model, interior.dtype, interior.device, engine))
     return terms
 
 
 def term_weights(problem: Problem, settings: Settings) -> dict[str, float]:
-    """Weight of every term: 1 unless set; 0 for conditions marked exact. Unknown names fail."""
-    names = list(problem.residuals) + list(problem.conditions)
+    """Weight of every term: as set, else 1 (a data set: its ``weight``); 0 for conditions
+    marked exact. Unknown names fail."""
+    names = list(problem.residuals) + list(problem.conditions) + list(problem.data)
     unknown = [k for k in settings.weights if k not in names]
     if unknown:
         raise ValueError(
             f"weights: unknown loss term(s) {', '.join(unknown)}; terms are {', '.join(names)}"
         )
-    weights = {name: float(settings.weights.get(name, 1.0)) for name in names}
+    default = {name: observed.weight for name, observed in problem.data.items()}
+    weights = {name: float(settings.weights.get(name, default.get(name, 1.0))) for name in names}
     for name, condition in problem.conditions.items():
         if condition.exact:
             weights[name] = 0.0

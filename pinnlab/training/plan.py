@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -25,6 +25,7 @@ from pinnlab.training.hooks.refining import Refining
 from pinnlab.training.hooks.resampling import Resampling
 from pinnlab.training.hooks.rollback import Rollback
 from pinnlab.training.hooks.time_schedule import TimeSchedule
+from pinnlab.training.hooks.unknowns import UnknownsHistory
 from pinnlab.training.context import Context
 from pinnlab.training.loop import TrainingResult, run
 from pinnlab.training.loss_balancing import LossBalancer
@@ -94,8 +95,12 @@ def make_phase(settings: Any, model: torch.nn.Module, log_every: int, float64: b
 def build_training(problem: Problem, model: torch.nn.Module, settings: Settings,
                    checkpoints: CheckpointStore | None = None,
                    on_log: Callable[[int, dict[str, float]], None] | None = None,
-                   engine: Any = None) -> Training:
-    """The phases and hooks ``settings`` ask for; refuses combinations they cannot honour."""
+                   engine: Any = None, extra_phases: Sequence[Phase] = ()) -> Training:
+    """The phases and hooks ``settings`` ask for; refuses combinations they cannot honour.
+
+    ``extra_phases`` (objects with the interface of pinnlab/training/phases/__init__.py, e.g. a
+    phase class of one's own) run after the phases of ``settings.phases``, with the same hooks;
+    a time curriculum schedules its windows over the phases of the settings only."""
     world = distributed.world()
     # under torchrun: this rank's share of the point counts, drawn from its own stream
     sampling, refinement = rank_share(settings.sampling, settings.refine, world)
@@ -115,7 +120,11 @@ def build_training(problem: Problem, model: torch.nn.Module, settings: Settings,
         check_balance(problem, settings, weights)
     check_second_order(settings, distributed.active())
     log_every, float64 = settings.output.log_every, settings.numerics.dtype == "float64"
-    phases = [make_phase(p, model, log_every, float64) for p in settings.phases]
+    phases = [make_phase(p, model, log_every, float64) for p in settings.phases] + list(extra_phases)
+    names = [phase.name for phase in phases]
+    if len(set(names)) < len(names):
+        raise ValueError(f"training phases must have distinct names (they key the checkpoint), "
+                         f"got {', '.join(names)}")
     hooks: list[Hook] = []
     if settings.sampling.resample_every:
         hooks.append(Resampling(settings.sampling.resample_every))
@@ -125,9 +134,11 @@ def build_training(problem: Problem, model: torch.nn.Module, settings: Settings,
         hooks.append(Refining(refinement, sampling.points, settings.numerics.seed))
     if balancer is not None:
         hooks.append(Balancing(balancer))
+    if problem.unknowns:  # before the checkpoints, which save its history
+        hooks.append(UnknownsHistory())
     hooks.append(Rollback(settings.checkpoint.rollbacks, checkpoints))
     if checkpoints is not None:
-        hooks.append(Checkpointing(checkpoints, settings.checkpoint, json.dumps(settings.as_dict())))
+        hooks.append(Checkpointing(checkpoints, settings.checkpoint, json.dumps(settings.as_nested())))
     hooks.append(ProgressBar(settings.output.progress and distributed.is_main()))
     return Training(problem, model, phases, hooks, sampler, sampling, weights, log_every, on_log, engine)
 
@@ -146,11 +157,11 @@ def check_balance(problem: Problem, settings: Settings, weights: Mapping[str, fl
     if len(weighted) < 2:
         off = [name for name, w in weights.items() if w == 0.0]
         why = f" ({', '.join(off)}: exact or weight 0)" if off else ""
-        raise ValueError(f"balance={method}: {problem.name} has only one weighted loss term, "
+        raise ValueError(f"balance.method={method}: {problem.name} has only one weighted loss term, "
                          f"{', '.join(weighted) or 'none'}{why}; there is nothing to balance")
     if not phase_budgets(settings)[0]:
-        raise ValueError(f"balance={method} updates the weights during Adam, but steps=0: "
-                         "L-BFGS and the second-order phase keep the weights fixed")
+        raise ValueError(f"balance.method={method} updates the weights during Adam, but adam.steps=0: "
+                         "the later phases keep the weights fixed")
 
 
 def check_second_order(settings: Settings, is_distributed: bool) -> None:
@@ -161,11 +172,11 @@ def check_second_order(settings: Settings, is_distributed: bool) -> None:
     name = dense[-1].name
     lbfgs_steps = phase_budgets(settings)[1]
     if is_distributed:
-        raise ValueError(f"second_order={name} runs in one process; it is not available under torchrun")
+        raise ValueError(f"phase {name} runs in one process; it is not available under torchrun")
     if settings.curriculum.windows and settings.curriculum.mode == "march" and lbfgs_steps:
-        raise ValueError(f"curriculum_mode=march trains each window with one method after Adam: "
-                         f"L-BFGS (lbfgs_steps={lbfgs_steps}) or second_order={name}, "
-                         "not both; set --lbfgs-steps 0 to march with the second-order method")
+        raise ValueError(f"curriculum.mode=march trains each window with one method after Adam: "
+                         f"L-BFGS (lbfgs.steps={lbfgs_steps}) or {name} ({name}.steps={dense[-1].steps}), "
+                         f"not both; set --lbfgs-steps 0 to march with {name}")
     if settings.causal.eps and name == "lm":
-        raise ValueError("second_order=lm works on the plain sum of squares; causal weights "
-                         "(causal_eps) change the loss during training: use bfgs/ssbroyden or causal_eps=0")
+        raise ValueError("phase lm works on the plain sum of squares; causal weights "
+                         "(causal.eps) change the loss during training: use bfgs/ssbroyden or causal.eps=0")

@@ -1,8 +1,11 @@
 """A problem's loss as one vector of residuals, and that vector's Jacobian with respect to the
-network's parameters: what Gauss-Newton methods (pinnlab/training/gauss_newton.py) work on.
+model's parameters (the network's, then the unknowns'): what Gauss-Newton methods
+(pinnlab/training/gauss_newton.py) and the unknowns' uncertainty (pinnlab/training/uncertainty.py)
+work on.
 
 Each term's residuals are scaled by sqrt(weight / points), so that |r|^2 is exactly the weighted
-total of ``pinnlab.training.losses.loss_terms`` (terms of weight 0, such as exact conditions, are left out).
+total of ``pinnlab.training.losses.loss_terms`` (terms of weight 0, such as exact conditions, are
+left out); a data set's misfits by sqrt(weight / (points x columns)), its term being their mean.
 Rows are ordered point by point; a point with several residuals (several residual functions, or a
 condition with several components) gives consecutive rows.
 """
@@ -17,7 +20,7 @@ import torch
 from pinnlab.derivatives.engines import Engine, ForwardMode
 from pinnlab.problem.conditions import ConditionBatch
 from pinnlab.training.gauss_newton import pointwise_jacobian
-from pinnlab.training.losses import condition_residual, residual_values
+from pinnlab.training.losses import condition_residual, data_misfit, residual_values
 from pinnlab.training.collocation import Collocation
 from pinnlab.problem.equation_module import Problem
 
@@ -27,7 +30,7 @@ Group = tuple[Callable[..., torch.Tensor], tuple[torch.Tensor | None, ...]]
 def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocation,
                 weights: Mapping[str, float], engine: Engine | None) -> list[Group]:
     """(evaluate, inputs) per group of rows: the residual functions together at the interior
-    points, then each condition at its batch; ``evaluate`` takes a batch of points' inputs and
+    points, then each condition at its batch, then each data set at its points; ``evaluate`` takes a batch of points' inputs and
     returns their scaled residuals, shape (points, k), derivatives taken by ``engine``."""
     groups: list[Group] = []
     interior = collocation.interior
@@ -51,6 +54,16 @@ def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocati
             return value.reshape(points.shape[0], -1) * scale
 
         groups.append((condition, (batch.points, batch.target, batch.normals, batch.partners)))
+    for name, observed in problem.data.items():
+        if weights[name] == 0.0:
+            continue
+        points, values = observed.tensors(interior.dtype, interior.device)
+        scale = math.sqrt(weights[name] / values.numel())
+
+        def misfit(points, values, name=name, scale=scale) -> torch.Tensor:
+            return data_misfit(problem, model, name, points, values, engine) * scale
+
+        groups.append((misfit, (points, values)))
     return groups
 
 

@@ -39,10 +39,11 @@ def second(v_x, u):
 ENGINES = {"jets": Jets, "autograd": Autograd}
 
 
-def settings_for(problem: Problem, engine: str = "jets", chunk: int = 0, **extra):
-    return resolve_settings(problem, {"dtype": "float64", "width": 16, "depth": 2, "engine": engine,
-                                      "residual_chunk": chunk, "steps": 10, "lbfgs_steps": 0,
-                                      "progress": False, **extra})
+def settings_for(problem: Problem, engine: str = "jets", chunk: int = 0, extra: dict | None = None):
+    return resolve_settings(problem, {"numerics.dtype": "float64", "network.width": 16, "network.depth": 2,
+                                      "numerics.engine": engine,
+                                      "numerics.residual_chunk": chunk, "adam.steps": 10, "lbfgs.steps": 0,
+                                      "output.progress": False, **(extra or {})})
 
 
 def make(problem: Problem):
@@ -87,7 +88,8 @@ def test_training_in_chunks_follows_the_same_path():
     problem = Problem.define("burgers", domain=Interval(-1.0, 1.0) * TimeInterval(0.0, 1.0), residual=burgers)
     results = []
     for chunk in (10**9, 100):
-        settings = settings_for(problem, "jets", chunk, points=256, steps=20, lbfgs_steps=10)
+        settings = settings_for(problem, "jets", chunk,
+                                {"sampling.points": 256, "adam.steps": 20, "lbfgs.steps": 10})
         model = build_model(problem, settings)
         result = train(problem, model, settings, engine=training_engine(problem, model, settings))
         results.append((result.final_losses["residual"], torch.cat([p.reshape(-1) for p in model.parameters()])))

@@ -50,12 +50,12 @@ def test_solver_engine_follows_the_setting():
     # the shipped 1000 + 4000 steps do not repay a cold compilation: eager (docs/performance.md)
     assert engine({}) == Jets(compile=False, fallback=Autograd())
     assert engine({"lbfgs.steps": AUTO_MIN_STEPS}) == Jets(compile=True, fallback=Autograd())
-    assert engine({"steps": 10, "lbfgs_steps": 10}) == Jets(compile=False, fallback=Autograd())
-    assert engine({"engine": "autograd"}) == Autograd()
+    assert engine({"adam.steps": 10, "lbfgs.steps": 10}) == Jets(compile=False, fallback=Autograd())
+    assert engine({"numerics.engine": "autograd"}) == Autograd()
     with pytest.raises(ValueError, match="engine=autograd"):
-        engine({"engine": "autograd", "compile": "on"})
+        engine({"numerics.engine": "autograd", "numerics.compile": "on"})
     with pytest.raises(ValueError, match="compile must be one of"):
-        resolve_settings(problem, {"compile": "fast"})
+        resolve_settings(problem, {"numerics.compile": "fast"})
 
 
 def test_hyperbox_names_its_coordinates_and_samples_inside():

@@ -152,9 +152,10 @@ def test_the_gauss_newton_jacobian_leaves_the_model_alone():
 
     problem = Problem.define("poisson", domain=Rectangle((0.0, 0.0), (1.0, 1.0)), residual=residual,
                              conditions={"boundary": Dirichlet(0.0)})
-    settings = resolve_settings(problem, {"points": 60, "boundary_points": 20, "dtype": "float64"})
+    settings = resolve_settings(problem, {"sampling.points": 60, "sampling.boundary_points": 20,
+                                          "numerics.dtype": "float64"})
     model = Watched(MLP(2, 1, width=8, depth=2, lower=[0, 0], upper=[1, 1], seed=1), problem).to(F64)
-    collocation = sample_collocation(problem, settings, make_sampler("sobol", seed=0), F64, torch.device("cpu"))
+    collocation = sample_collocation(problem, settings.sampling, make_sampler("sobol", seed=0), F64, torch.device("cpu"))
     weights = term_weights(problem, settings)
     before = {k: v for k, v in vars(model).items() if k != "assigned"}
     model.assigned.clear()

@@ -23,7 +23,7 @@ def test_worked_example_runs_and_is_accurate(tmp_path):
     undamped += "\nreference = Exact(lambda x, t: torch.sin(math.pi * x) * torch.cos(math.pi * t))\n"
     path.write_text(undamped)
     problem = load_problem(path)
-    settings = resolve_settings(problem, {"steps": 200, "lbfgs_steps": 500, "points": 1000,
-                                          "progress": False, "grid": (21, 21)})
+    settings = resolve_settings(problem, {"adam.steps": 200, "lbfgs.steps": 500, "sampling.points": 1000,
+                                          "output.progress": False, "output.grid": (21, 21)})
     result = solve(problem, settings, tmp_path / "out")
     assert result.metrics["rel_l2"]["u"] < 5e-2

@@ -14,8 +14,9 @@ from pinnlab import load_problem, resolve_settings, solve
 def test_marching_with_250_points_is_within_one_percent_of_the_reference(tmp_path):
     problem = load_problem("equations/allen_cahn.py")
     settings = resolve_settings(problem, {
-        "points": 250, "sampler": "uniform", "curriculum": 10, "curriculum_mode": "march",
-        "threads": 1, "progress": False,
+        "sampling.points": 250, "sampling.sampler": "uniform", "curriculum.windows": 10,
+        "curriculum.mode": "march",
+        "numerics.threads": 1, "output.progress": False,
     })
     result = solve(problem, settings, tmp_path)
     ends = [round(w["t_end"], 12) for w in result.metrics["time_windows"]]

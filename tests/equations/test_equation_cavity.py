@@ -126,11 +126,12 @@ def test_reference_pressure_less_the_corner_logarithm_is_smooth_at_the_top_corne
 
 def test_short_solve_gets_near_the_reference_pressure_included():
     settings = resolve_settings(CAVITY, {
-        "progress": False, "threads": 1, "compile": "off", "checkpoint_every": 100000,
-        "width": 24, "depth": 3, "points": 1000, "boundary_points": 50, "steps": 300, "lbfgs_steps": 0,
-        "second_order": "ssbroyden", "second_order_steps": 800, "refine": "none",
+        "output.progress": False, "numerics.threads": 1, "numerics.compile": "off", "checkpoint.every": 100000,
+        "network.width": 24, "network.depth": 3, "sampling.points": 1000, "sampling.boundary_points": 50,
+        "adam.steps": 300, "lbfgs.steps": 0,
+        "phases": "adam,lbfgs,ssbroyden", "ssbroyden.steps": 800, "refine.method": "none",
     })  # about 20 s on one thread
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     model = build_model(CAVITY, settings)
     train(CAVITY, model, settings)
     grid = evaluation_grid(CAVITY, settings)

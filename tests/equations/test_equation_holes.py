@@ -39,10 +39,11 @@ def test_hard_constraint_gives_the_boundary_values_for_any_network():
 
 def test_short_solve_matches_the_reference_at_the_nodes():
     settings = resolve_settings(HOLES, {
-        "progress": False, "threads": 1, "compile": "off", "checkpoint_every": 100000,
-        "width": 12, "depth": 2, "points": 600, "steps": 300, "second_order_steps": 100,
+        "output.progress": False, "numerics.threads": 1, "numerics.compile": "off", "checkpoint.every": 100000,
+        "network.width": 12, "network.depth": 2, "sampling.points": 600, "adam.steps": 300,
+        "lm.steps": 100,
     })  # about 45 s on one loaded thread
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     model = build_model(HOLES, settings)
     train(HOLES, model, settings)
     grid = evaluation_grid(HOLES, settings)

@@ -19,13 +19,19 @@ def test_module_loads_with_its_defaults_and_its_reference_grid():
     settings = resolve_settings(KDV)
     assert KDV.fields == ("u",) and KDV.inputs == ("x", "t")
     assert settings.curriculum.windows == 0 and settings.network.periodic == "x" and settings.numerics.dtype == "float64"
-    assert settings.second_order == "ssbroyden" and settings.refine.method == "rad"
+    assert [p.name for p in settings.phases] == ["adam", "ssbroyden"] and settings.refine.method == "rad"
     grid = evaluation_grid(KDV, settings)
     x, t = grid.axes["x"], grid.axes["t"]
     assert grid.values["u"].shape == (512, 201) and x.shape == (512,) and t.shape == (201,)
     assert x[0] == -1 and x[-1] == 1 - 2 / 512 and t[0] == 0 and t[-1] == 1
     # uu[i, j] = u(x_i, t_j): the first column is the initial condition cos(pi x)
     np.testing.assert_allclose(grid.values["u"][:, 0], np.cos(np.pi * x), atol=1e-12)
+
+
+def test_zabusky_kruskal_shares_the_defaults_of_kdv():
+    other = load_problem("equations/kdv_zabusky_kruskal.py")
+    assert other.defaults == KDV.defaults and resolve_settings(other) == resolve_settings(KDV)
+    assert other.residuals.keys() == KDV.residuals.keys() and other.name == "kdv_zabusky_kruskal"
 
 
 def test_reference_satisfies_the_module_residual_with_its_sign():
@@ -48,12 +54,14 @@ def solve_first_tenth(problem, space: Interval):
     the problem on that window, its training result and its prediction on the reference grid."""
     problem = dataclasses.replace(problem, domain=space * TimeInterval(0.0, 0.1))
     settings = resolve_settings(problem, {
-        "progress": False, "curriculum": 0, "dtype": "float64", "width": 32, "depth": 3,
-        "points": 1000, "boundary_points": 128, "steps": 300, "lbfgs_steps": 300,
-        "resample_every": 0, "compile": "off", "threads": 1, "checkpoint_every": 100000,
-        "second_order": "none", "refine": "none",
+        "output.progress": False, "curriculum.windows": 0, "numerics.dtype": "float64", "network.width": 32,
+        "network.depth": 3,
+        "sampling.points": 1000, "sampling.boundary_points": 128, "adam.steps": 300, "lbfgs.steps": 300,
+        "sampling.resample_every": 0, "numerics.compile": "off", "numerics.threads": 1,
+        "checkpoint.every": 100000,
+        "phases": "adam,lbfgs", "refine.method": "none",
     })
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     model = build_model(problem, settings)
     result = build_training(problem, model, settings).run()
     grid = evaluation_grid(problem, settings)

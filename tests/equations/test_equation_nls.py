@@ -16,7 +16,7 @@ NLS = load_problem("equations/nls.py")
 
 def test_module_loads_and_splits_the_complex_reference():
     settings = resolve_settings(NLS)
-    assert NLS.fields == ("u", "v") and NLS.inputs == ("x", "t") and settings.periodic == "x"
+    assert NLS.fields == ("u", "v") and NLS.inputs == ("x", "t") and settings.network.periodic == "x"
     grid = evaluation_grid(NLS, settings)
     x, t = grid.axes["x"], grid.axes["t"]
     assert grid.values["u"].shape == grid.values["v"].shape == (256, 201)

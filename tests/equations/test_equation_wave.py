@@ -35,9 +35,11 @@ def test_exact_solution_satisfies_equation_and_conditions():
 
 
 def test_ntk_balancing_weights_initial_data_and_walls_far_above_the_residual():
-    settings = resolve_settings(WAVE, {"width": 16, "depth": 2, "points": 400, "boundary_points": 60,
-                                       "steps": 60, "lbfgs_steps": 0, "balance_every": 10,
-                                       "balance_alpha": 0.0, "balance_points": 64, "progress": False, "threads": 1})
+    settings = resolve_settings(WAVE, {"network.width": 16, "network.depth": 2, "sampling.points": 400,
+                                       "sampling.boundary_points": 60,
+                                       "adam.steps": 60, "lbfgs.steps": 0, "balance.every": 10,
+                                       "balance.alpha": 0.0, "balance.points": 64, "output.progress": False,
+                                       "numerics.threads": 1})
     assert settings.balance.method == "ntk"  # the module's default
     torch.manual_seed(0)
     result = train(WAVE, build_model(WAVE, settings), settings)

@@ -74,8 +74,8 @@ def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 def needed_and_reusable(equation: Path, out: Path) -> tuple[int, int]:
     """What the free-space check asks for this run, and the checkpoint bytes already on disk."""
     problem = load_problem(equation)
-    settings = resolve_settings(problem, {"steps": 250, "lbfgs_steps": 0})
-    torch.manual_seed(settings.seed)
+    settings = resolve_settings(problem, {"adam.steps": 250, "lbfgs.steps": 0})
+    torch.manual_seed(settings.numerics.seed)
     needed = estimate_output_bytes(problem, settings, build_model(problem, settings),
                                    evaluation_grid(problem, settings))
     store = CheckpointStore(out / "checkpoints")

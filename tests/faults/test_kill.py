@@ -129,7 +129,7 @@ def test_killed_while_writing_over_an_older_run_leaves_one_run(tmp_path, equatio
 
     assert run_cli("solve", equation, "--out", out, "--quiet", *SHORT, "--seed", "7", "--resume")[0] == 0
     metrics = read_metrics(out)
-    assert metrics["run_id"] == new_id and metrics["settings"]["seed"] == 7
+    assert metrics["run_id"] == new_id and metrics["settings"]["numerics"]["seed"] == 7
     assert read_results(out).metrics["run_id"] == new_id
     assert torch.load(out / "model.pt", weights_only=True)["run_id"] == new_id
     assert sorted(metrics["files"]) == sorted(n for n in file_bytes(out) if n != "metrics.json")

@@ -27,7 +27,7 @@ def test_periodic_input_makes_values_and_derivatives_match_across_the_box():
 
 def test_periodic_setting_names_an_input():
     problem = Problem.define("p", domain=Interval(-1.0, 1.0) * TimeInterval(0.0, 1.0), residual=lambda u_t: u_t)
-    model = build_model(problem, resolve_settings(problem, {"periodic": "x"}))
+    model = build_model(problem, resolve_settings(problem, {"network.periodic": "x"}))
     assert model.network.periodic == (0,)
     with pytest.raises(ValueError, match="periodic: unknown input.*z.*inputs are x, t"):
-        build_model(problem, resolve_settings(problem, {"periodic": "z"}))
+        build_model(problem, resolve_settings(problem, {"network.periodic": "z"}))

@@ -31,7 +31,7 @@ def _problem() -> Problem:
 
 def _model(problem: Problem):
     torch.manual_seed(0)
-    return build_model(problem, resolve_settings(problem, {"width": 8, "depth": 2}))
+    return build_model(problem, resolve_settings(problem, {"network.width": 8, "network.depth": 2}))
 
 
 def test_chunks_equal_one_pass_and_keep_no_graph():
@@ -54,8 +54,8 @@ def test_chunks_equal_one_pass_and_keep_no_graph():
 def test_condition_residuals_per_point():
     problem = _problem()
     model = _model(problem)
-    settings = resolve_settings(problem, {"points": 10, "boundary_points": 12})
-    batches = sample_collocation(problem, settings, make_sampler("uniform", seed=0), torch.float64,
+    settings = resolve_settings(problem, {"sampling.points": 10, "sampling.boundary_points": 12})
+    batches = sample_collocation(problem, settings.sampling, make_sampler("uniform", seed=0), torch.float64,
                                  torch.device("cpu")).conditions
     start = condition_residual_values(problem, model, "start", batches["start"])
     with torch.no_grad():

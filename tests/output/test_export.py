@@ -18,11 +18,13 @@ from vtk.util.numpy_support import vtk_to_numpy
 from pinnlab import load_problem, resolve_settings, solve
 from pinnlab.commands.main import main
 from pinnlab.output.export import export, load_run
+from pinnlab.solver.legacy_names import LEGACY_NAMES
 from pinnlab.training.losses import residual_values
 
 REPO = Path(__file__).resolve().parents[2]
-QUICK = {"progress": False, "steps": 20, "lbfgs_steps": 0, "points": 200, "boundary_points": 20,
-         "width": 8, "depth": 2}
+QUICK = {"output.progress": False, "adam.steps": 20, "lbfgs.steps": 0, "sampling.points": 200,
+         "sampling.boundary_points": 20,
+         "network.width": 8, "network.depth": 2}
 
 # u is fixed by the output transform, whatever the network: u = sin(x) cos(2y) exp(-t) on a disk,
 # so u_t = -u, u_xx = -u, u_yy = -4u and the residual u_t - u_xx - u_yy is 4u.
@@ -58,7 +60,7 @@ conditions = {"walls": Dirichlet(0.0)}
 '''
 
 
-def _solve(module: Path, out: Path, **overrides) -> Path:
+def _solve(module: Path, out: Path, overrides: dict) -> Path:
     problem = load_problem(module)
     solve(problem, resolve_settings(problem, {**QUICK, **overrides}), out)
     return out
@@ -66,14 +68,14 @@ def _solve(module: Path, out: Path, **overrides) -> Path:
 
 @pytest.fixture(scope="module")
 def heat_run(tmp_path_factory) -> Path:
-    return _solve(REPO / "equations" / "heat.py", tmp_path_factory.mktemp("heat"), grid=(11, 6))
+    return _solve(REPO / "equations" / "heat.py", tmp_path_factory.mktemp("heat"), {"output.grid": (11, 6)})
 
 
 @pytest.fixture(scope="module")
 def closed_form_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("closed")
     (folder / "closed.py").write_text(CLOSED_FORM)
-    return _solve(folder / "closed.py", folder / "run", steps=0, grid=(9, 9, 3))
+    return _solve(folder / "closed.py", folder / "run", {"adam.steps": 0, "output.grid": (9, 9, 3)})
 
 
 def _grid(axes: dict[str, np.ndarray]) -> np.ndarray:
@@ -101,7 +103,7 @@ def test_values_equal_the_model_evaluated_directly(heat_run: Path, tmp_path: Pat
         np.testing.assert_allclose(f["reference/u"][()], exact, atol=1e-13)
         np.testing.assert_allclose(f["error/u"][()], direct - exact, atol=1e-13)
         assert list(f["derivatives"]) == [] and list(f["points"]) == []
-        assert json.loads(f.attrs["settings"])["width"] == 8
+        assert json.loads(f.attrs["settings"])["network"]["width"] == 8
         assert f.attrs["source"] == (REPO / "equations" / "heat.py").read_text()
         assert json.loads(f.attrs["metrics"])["equation"] == "heat"
 
@@ -137,7 +139,7 @@ def test_derivatives_and_residual_equal_closed_forms(closed_form_run: Path, tmp_
 
 def test_vtk_reads_a_3d_box_export(tmp_path: Path) -> None:
     (tmp_path / "box.py").write_text(BOX)
-    run_dir = _solve(tmp_path / "box.py", tmp_path / "run", grid=(4, 4, 4))
+    run_dir = _solve(tmp_path / "box.py", tmp_path / "run", {"output.grid": (4, 4, 4)})
     result = export(run_dir, (7, 6, 5), fields="u,u_z,residual", show_progress=False)
     assert result.path == run_dir / "export.h5"
     with h5py.File(result.path) as f:
@@ -199,7 +201,7 @@ def test_clear_errors(heat_run: Path, tmp_path: Path, capsys) -> None:
     assert "--times lists 2" in _error(capsys, str(heat_run), "--grid", "5x3", "--times", "0,1")
     assert list(heat_run.glob("export*")) == []
 
-    poisson = _solve(REPO / "equations" / "poisson.py", tmp_path / "poisson", grid=(5, 5))
+    poisson = _solve(REPO / "equations" / "poisson.py", tmp_path / "poisson", {"output.grid": (5, 5)})
     assert "has no time input" in _error(capsys, str(poisson), "--times", "0")
     # a module of another problem (here: other fields) is refused, naming both problems
     two_fields = tmp_path / "two.py"
@@ -218,7 +220,7 @@ def test_clear_errors(heat_run: Path, tmp_path: Path, capsys) -> None:
 def test_equation_module_missing_or_unrecorded(tmp_path: Path, capsys) -> None:
     module = tmp_path / "heat_copy.py"
     module.write_text((REPO / "equations" / "heat.py").read_text())
-    run_dir = _solve(module, tmp_path / "run", grid=(5, 3))
+    run_dir = _solve(module, tmp_path / "run", {"output.grid": (5, 3)})
     saved = torch.load(run_dir / "model.pt", weights_only=True)
     assert saved["equation_path"] == str(module.resolve())
     module.rename(tmp_path / "moved.py")
@@ -230,6 +232,27 @@ def test_equation_module_missing_or_unrecorded(tmp_path: Path, capsys) -> None:
     assert "does not record its equation module" in _error(capsys, str(run_dir))
     assert main(["export", str(run_dir), "--equation", str(tmp_path / "moved.py"), "--grid", "6x4", "--quiet"]) == 0
     assert h5py.File(run_dir / "export.h5")["prediction/u"].shape == (6, 4)
+
+
+def test_a_model_pt_with_the_flat_settings_of_0_1_exports_the_same(heat_run: Path, tmp_path: Path) -> None:
+    nested = torch.load(heat_run / "model.pt", weights_only=True)
+    phases = {phase["name"]: phase for phase in nested["settings"]["phases"]}
+    flat = {name: nested["settings"][group][field] if group in nested["settings"] else phases[group][field]
+            for name, (group, _, field) in ((name, LEGACY_NAMES[name].partition(".")) for name in LEGACY_NAMES)
+            if group not in ("phases", "second_order", "weights", "lm")}
+    flat.update(second_order="none", second_order_steps=0, lm_svd_rank=0, weights={})
+    assert flat["width"] == 8 and flat["lbfgs_steps"] == 0 and len(flat) == len(LEGACY_NAMES)
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("fields.h5", "metrics.json"):
+        (old / name).write_bytes((heat_run / name).read_bytes())
+    torch.save({**nested, "settings": flat}, old / "model.pt")
+    assert load_run(old).settings == load_run(heat_run).settings
+    export(heat_run, "7x5", out=tmp_path / "new.h5", show_progress=False)
+    export(old, "7x5", out=tmp_path / "old.h5", show_progress=False)
+    with h5py.File(tmp_path / "new.h5") as new_file, h5py.File(tmp_path / "old.h5") as old_file:
+        np.testing.assert_array_equal(old_file["prediction/u"][()], new_file["prediction/u"][()])
+        assert json.loads(old_file.attrs["settings"]) == nested["settings"]  # recorded grouped
 
 
 MEMORY_PROBE = '''

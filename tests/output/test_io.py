@@ -23,8 +23,10 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     problem = load_problem(REPO / "equations" / "heat.py")
-    settings = resolve_settings(problem, {"progress": False, "steps": 20, "lbfgs_steps": 0, "points": 150,
-                                          "boundary_points": 30, "width": 8, "depth": 2, "grid": (9, 5)})
+    settings = resolve_settings(problem, {"output.progress": False, "adam.steps": 20, "lbfgs.steps": 0,
+                                          "sampling.points": 150,
+                                          "sampling.boundary_points": 30, "network.width": 8,
+                                          "network.depth": 2, "output.grid": (9, 5)})
     out = tmp_path_factory.mktemp("run")
     solve(problem, settings, out)
     return out
@@ -49,7 +51,7 @@ def test_read_results_of_a_run_directory(run_dir: Path) -> None:
         assert results.points["interior"]["coordinates"].shape == (150, 2)
         np.testing.assert_array_equal(results.points["walls"]["residual"], f["points/walls/residual"][()])
         np.testing.assert_array_equal(results.loss_history["total"], f["loss_history/total"][()])
-    assert results.settings["width"] == 8 and results.settings["grid"] == [9, 5]
+    assert results.settings["network"]["width"] == 8 and results.settings["output"]["grid"] == [9, 5]
     assert results.metrics["rel_l2"] == read_metrics(run_dir)["rel_l2"]
     assert results.source == (REPO / "equations" / "heat.py").read_text()
     assert results.versions["pinnlab"] == pinnlab.__version__ and results.versions["torch"] == torch.__version__
@@ -78,7 +80,7 @@ def test_to_xarray(run_dir: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds["residual_residual"].values, results.residual["residual"])
     x, t = results.axes["x"][2], results.axes["t"][1]
     assert float(ds["u_xx"].sel(x=x, t=t)) == results.derivatives["u_xx"][2, 1]
-    assert ds.attrs["equation"] == "heat" and json.loads(ds.attrs["settings"])["width"] == 8
+    assert ds.attrs["equation"] == "heat" and json.loads(ds.attrs["settings"])["network"]["width"] == 8
 
 
 def test_to_xarray_without_xarray(run_dir: Path, monkeypatch) -> None:
@@ -111,5 +113,7 @@ def test_missing_files(tmp_path: Path) -> None:
         read_results(tmp_path)
     with pytest.raises(FileNotFoundError, match="nothing.h5 does not exist"):
         read_results(tmp_path / "nothing.h5")
-    with pytest.raises(FileNotFoundError, match="metrics.json does not exist"):
+    with pytest.raises(FileNotFoundError, match="holds no metrics.json"):
         read_metrics(tmp_path)
+    with pytest.raises(FileNotFoundError, match="metrics.json does not exist"):
+        read_metrics(tmp_path / "metrics.json")

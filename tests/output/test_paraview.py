@@ -30,8 +30,9 @@ pytestmark = pytest.mark.skipif(PVPYTHON is None, reason="pvpython not installed
 
 READERS = ["XDMFReader", "Xdmf3ReaderS", "Xdmf3ReaderT", "OpenDataFile"]
 XDMF3_READERS = {"Xdmf3ReaderS", "Xdmf3ReaderT"}
-QUICK = {"progress": False, "steps": 5, "lbfgs_steps": 0, "points": 60, "boundary_points": 12,
-         "width": 8, "depth": 2, "threads": 1}
+QUICK = {"output.progress": False, "adam.steps": 5, "lbfgs.steps": 0, "sampling.points": 60,
+         "sampling.boundary_points": 12,
+         "network.width": 8, "network.depth": 2, "numerics.threads": 1}
 
 # Run by pvpython: open argv[1] with reader argv[2], write what it reads at the first, a
 # middle and the last time step to the JSON file argv[3]: every leaf block in order, with its
@@ -108,7 +109,7 @@ def disk_residual(u_t, u_xx, u_yy):
 
 
 def _solve(problem: Problem, out: Path, grid: tuple[int, ...]) -> Path:
-    solve(problem, resolve_settings(problem, {**QUICK, "grid": grid}), out)
+    solve(problem, resolve_settings(problem, {**QUICK, "output.grid": grid}), out)
     return out / "fields.xdmf"
 
 

@@ -20,8 +20,9 @@ from pinnlab.output.export import export
 
 REPO = Path(__file__).resolve().parents[2]
 OFFSET = 3.7
-FAST = {"progress": False, "steps": 0, "lbfgs_steps": 0, "points": 64, "boundary_points": 16,
-        "width": 8, "depth": 2, "grid": (21, 17)}
+FAST = {"output.progress": False, "adam.steps": 0, "lbfgs.steps": 0, "sampling.points": 64,
+        "sampling.boundary_points": 16,
+        "network.width": 8, "network.depth": 2, "output.grid": (21, 17)}
 
 # The output transform makes the prediction exact for u and exact + OFFSET for p, whatever the
 # network (its outputs enter times 1e-200, below a float64 ulp of these values, yet they enter, as
@@ -203,9 +204,10 @@ def kovasznay_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("kovasznay")
     problem = load_problem(REPO / "equations" / "kovasznay.py")
     # about 7 s; p's error was 7.0e-3 (u 5.4e-3, v 1.8e-2)
-    settings = resolve_settings(problem, {"progress": False, "steps": 300, "lbfgs_steps": 1000,
-                                          "second_order": "none", "points": 500, "boundary_points": 100,
-                                          "grid": (61, 81), "threads": 1})
+    settings = resolve_settings(problem, {"output.progress": False, "adam.steps": 300, "lbfgs.steps": 1000,
+                                          "phases": "adam,lbfgs", "sampling.points": 500,
+                                          "sampling.boundary_points": 100,
+                                          "output.grid": (61, 81), "numerics.threads": 1})
     solve(problem, settings, out)
     return out
 
@@ -253,7 +255,7 @@ def two_threads():
     torch.set_num_threads(before)
 
 
-def test_export_runs_on_the_threads_it_is_given(tmp_path: Path, monkeypatch, two_threads) -> None:
+def test_export_runs_on_the_threads_it_is_given(tmp_path: Path, monkeypatch, two_threads, capsys) -> None:
     run(module(tmp_path, 'gauges = {"p": Mean()}'), tmp_path / "run")
     seen: list[int] = []
     original = pinnlab.output.export.evaluate
@@ -267,8 +269,15 @@ def test_export_runs_on_the_threads_it_is_given(tmp_path: Path, monkeypatch, two
     assert seen and set(seen) == {2}  # the solve's threads=0: torch's own count
     seen.clear()
     assert main(["export", str(tmp_path / "run"), "--quiet", "--out", str(tmp_path / "b.h5"),
-                 "--set", "threads=1"]) == 0
+                 "--set", "numerics.threads=1"]) == 0
     assert seen and set(seen) == {1}
+    seen.clear()
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "run"), "--quiet", "--out", str(tmp_path / "c.h5"),
+                 "--set", "threads=1"]) == 0  # the name of pinnlab 0.1, with a note
+    assert seen and set(seen) == {1}
+    assert capsys.readouterr().err.splitlines() == [
+        "pinnlab export: note: --set: setting 'threads' is now 'numerics.threads'"]
     assert torch.get_num_threads() == 2  # restored afterwards
 
 

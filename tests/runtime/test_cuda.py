@@ -28,7 +28,8 @@ CUDA = torch.device("cuda")
     for engine in ("auto", "jets", "autograd", "func") if (equation, engine) != ("kdv", "jets")])
 def test_residuals_on_cuda_match_the_cpu(equation, engine):
     problem = load_problem(f"equations/{equation}.py")
-    settings = resolve_settings(problem, {"dtype": "float64", "engine": engine, "compile": "off"})
+    settings = resolve_settings(problem, {"numerics.dtype": "float64", "numerics.engine": engine,
+                                          "numerics.compile": "off"})
     torch.manual_seed(0)
     model = build_model(problem, settings)
     points = sample_interior(problem, 512, make_sampler("sobol", seed=0), torch.float64, torch.device("cpu"))
@@ -56,9 +57,10 @@ def test_solve_on_cuda_with_compiled_jets_and_refinement(tmp_path):
     errors = {}
     for device in ("cpu", "cuda"):
         settings = resolve_settings(problem, {
-            **QUICK, "device": device, "dtype": "float64", "points": 2048, "steps": 300, "lbfgs_steps": 100,
-            "second_order": "ssbroyden", "second_order_steps": 200, "refine": "rad", "refine_every": 100,
-            "refine_pool": 4096, "compile": "on" if device == "cuda" else "off"})
+            **QUICK, "numerics.device": device, "numerics.dtype": "float64", "sampling.points": 2048,
+            "adam.steps": 300, "lbfgs.steps": 100,
+            "phases": "adam,lbfgs,ssbroyden", "ssbroyden.steps": 200, "refine.method": "rad", "refine.every": 100,
+            "refine.pool": 4096, "numerics.compile": "on" if device == "cuda" else "off"})
         result = solve(problem, settings, tmp_path / device)
         assert (tmp_path / device / "fields.h5").is_file()
         errors[device] = result.metrics["rel_l2"]["u"]
@@ -67,13 +69,14 @@ def test_solve_on_cuda_with_compiled_jets_and_refinement(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, stop_at", [
-    ({"refine": "rad", "refine_every": 25, "refine_pool": 1000}, 55),   # inside Adam, with RAD
-    ({"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 40, "refine": "rad",
-      "refine_every": 15, "refine_pool": 1000}, 85),                    # inside SSBroyden, with RAD
+    ({"refine.method": "rad", "refine.every": 25, "refine.pool": 1000}, 55),   # inside Adam, with RAD
+    ({"lbfgs.steps": 0, "phases": "adam,lbfgs,ssbroyden", "ssbroyden.steps": 40, "refine.method": "rad",
+      "refine.every": 15, "refine.pool": 1000}, 85),                    # inside SSBroyden, with RAD
 ])
 def test_resumed_cuda_run_ends_bit_identical(tmp_path, overrides, stop_at):
     problem = poisson()
-    settings = resolve_settings(problem, {**QUICK, "device": "cuda", "steps": 60, "lbfgs_steps": 80, **overrides})
+    settings = resolve_settings(problem, {**QUICK, "numerics.device": "cuda", "adam.steps": 60,
+                                          "lbfgs.steps": 80, **overrides})
     whole, whole_model = run_until(problem, settings, CheckpointStore(tmp_path / "whole"))
     store = CheckpointStore(tmp_path / "split")
     with pytest.raises(Interrupt):

@@ -28,8 +28,9 @@ from pinnlab.training.state import own_part
 ROOT = Path(__file__).resolve().parents[2]
 TORCHRUN_ENV = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
 # a tiny heat problem: 30 Adam steps, then 20 L-BFGS iterations, losses logged every 5 steps
-SETTINGS = {"width": 8, "depth": 2, "points": 200, "boundary_points": 40, "steps": 30, "lbfgs_steps": 20,
-            "dtype": "float64", "threads": 1, "log_every": 5, "grid": (11, 6)}
+SETTINGS = {"network.width": 8, "network.depth": 2, "sampling.points": 200, "sampling.boundary_points": 40,
+            "adam.steps": 30, "lbfgs.steps": 20,
+            "numerics.dtype": "float64", "numerics.threads": 1, "output.log_every": 5, "output.grid": (11, 6)}
 CLI_SETTINGS = ["--points", "200", "--boundary-points", "40", "--steps", "30", "--lbfgs-steps", "20",
                 "--dtype", "float64", "--set", "network.width=8", "--set", "network.depth=2", "--set", "numerics.threads=1",
                 "--set", "output.log_every=5", "--set", "output.grid=11x6"]
@@ -150,7 +151,7 @@ def union_of_shares(problem, settings, world=2):
     """The points the ranks of a torchrun job draw, concatenated in rank order."""
     share, _ = rank_share(settings.sampling, settings.refine, world)
     return concat_collocations([
-        sample_collocation(problem, share, make_sampler(share.sampler, seed=rank_share_seed(settings.seed, rank)),
+        sample_collocation(problem, share, make_sampler(share.sampler, seed=rank_share_seed(settings.numerics.seed, rank)),
                            torch.float64, torch.device("cpu"))
         for rank in range(world)
     ])
@@ -159,11 +160,11 @@ def union_of_shares(problem, settings, world=2):
 def test_two_processes_train_like_one_process_on_the_union_of_their_points(two_rank_run, no_torchrun):
     out, _ = two_rank_run
     problem = load_problem(ROOT / "equations/heat.py")
-    settings = resolve_settings(problem, {**SETTINGS, "progress": False})
+    settings = resolve_settings(problem, {**SETTINGS, "output.progress": False})
     union = union_of_shares(problem, settings)
     assert len(union.interior) == 200 and all(len(b.points) == 40 for b in union.conditions.values())
 
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     model = build_model(problem, settings)
     class Union(Hook):
         def start(self, context):
@@ -187,7 +188,7 @@ def test_two_processes_train_like_one_process_on_the_union_of_their_points(two_r
     for name, value in model.state_dict().items():
         torch.testing.assert_close(saved[name], value, rtol=1e-8, atol=1e-10)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["world_size"] == 2 and metrics["settings"]["points"] == 200
+    assert metrics["world_size"] == 2 and metrics["settings"]["sampling"]["points"] == 200
     assert metrics["steps"] == single.steps and metrics["lbfgs_iterations"] == single.lbfgs_iterations
 
 
@@ -238,13 +239,13 @@ def test_uneven_split_is_refused_before_joining_the_other_ranks(tmp_path, monkey
                    "--quiet"])
     assert status == 2
     error = capsys.readouterr().err
-    assert "points=201 cannot be split evenly over 2 processes" in error and "(rank 0 of 2)" in error
+    assert "sampling.points=201 cannot be split evenly over 2 processes" in error and "(rank 0 of 2)" in error
     assert not (tmp_path / "out").exists()
-    settings = resolve_settings(load_problem(ROOT / "equations/heat.py"), {"boundary_points": 41})
-    with pytest.raises(ValueError, match="boundary_points=41 cannot be split evenly over 2"):
+    settings = resolve_settings(load_problem(ROOT / "equations/heat.py"), {"sampling.boundary_points": 41})
+    with pytest.raises(ValueError, match="sampling.boundary_points=41 cannot be split evenly over 2"):
         rank_share(settings.sampling, settings.refine, 2)
-    with pytest.raises(ValueError, match="sampler=grid"):
-        grid = settings.replace({"boundary_points": 40, "sampler": "grid"}, "test")
+    with pytest.raises(ValueError, match="sampling.sampler=grid"):
+        grid = settings.replace({"sampling.boundary_points": 40, "sampling.sampler": "grid"}, "test")
         rank_share(grid.sampling, grid.refine, 2)
 
 

@@ -41,8 +41,9 @@ def test_solve_runs_on_the_threads_it_was_given(tmp_path):
     seen = []
     problem = thread_recording_problem(seen)
     before = torch.get_num_threads()
-    settings = resolve_settings(problem, {"steps": 3, "lbfgs_steps": 0, "points": 32, "width": 8,
-                                          "depth": 1, "progress": False, "threads": 1})
+    settings = resolve_settings(problem, {"adam.steps": 3, "lbfgs.steps": 0, "sampling.points": 32,
+                                          "network.width": 8,
+                                          "network.depth": 1, "output.progress": False, "numerics.threads": 1})
     result = solve(problem, settings, tmp_path)
     assert seen and all(t == 1 and set(b) == {1} for t, b in seen)
     assert result.metrics["machine"].split(", ")[1] == "1 threads"
@@ -54,8 +55,9 @@ def test_train_alone_runs_on_the_threads_it_was_given():
     seen = []
     problem = thread_recording_problem(seen)
     before = torch.get_num_threads()
-    settings = resolve_settings(problem, {"steps": 3, "lbfgs_steps": 2, "points": 32, "width": 8,
-                                          "depth": 1, "progress": False, "threads": 1})
+    settings = resolve_settings(problem, {"adam.steps": 3, "lbfgs.steps": 2, "sampling.points": 32,
+                                          "network.width": 8,
+                                          "network.depth": 1, "output.progress": False, "numerics.threads": 1})
     torch.manual_seed(0)
     train(problem, build_model(problem, settings), settings)
     assert seen and all(t == 1 and set(b) == {1} for t, b in seen)

@@ -12,12 +12,13 @@ import torch
 from pinnlab import load_problem, resolve_settings
 from pinnlab.model.field_model import build_model
 from pinnlab.output.accuracy import relative_error as relative_l2
-from pinnlab.training.plan import build_training
+from pinnlab.training.plan import build_training, check_second_order
 from pinnlab.training.trainer import train
 
 HELMHOLTZ = load_problem("equations/helmholtz.py")
 BURGERS_DATA = Path(__file__).resolve().parents[3] / "shared" / "reference" / "deepxde_Burgers.npz"
-QUICK = {"width": 24, "depth": 2, "points": 800, "steps": 200, "progress": False, "threads": 1}
+QUICK = {"network.width": 24, "network.depth": 2, "sampling.points": 800, "adam.steps": 200,
+         "output.progress": False, "numerics.threads": 1}
 
 
 def relative_error(model, problem) -> float:
@@ -29,12 +30,12 @@ def relative_error(model, problem) -> float:
 
 
 def test_levenberg_marquardt_phase_solves_helmholtz_where_adam_alone_does_not():
-    adam_only = resolve_settings(HELMHOLTZ, {**QUICK, "second_order": "none"})
+    adam_only = resolve_settings(HELMHOLTZ, {**QUICK, "phases": "adam"})
     model = build_model(HELMHOLTZ, adam_only)
     train(HELMHOLTZ, model, adam_only)
     assert relative_error(model, HELMHOLTZ) > 0.5
 
-    settings = resolve_settings(HELMHOLTZ, {**QUICK, "second_order_steps": 80})
+    settings = resolve_settings(HELMHOLTZ, {**QUICK, "lm.steps": 80})
     model = build_model(HELMHOLTZ, settings)
     result = train(HELMHOLTZ, model, settings)
     assert relative_error(model, HELMHOLTZ) < 5e-2  # 2.2e-2 after 60 iterations when measured
@@ -49,12 +50,15 @@ def test_second_order_settings_are_checked():
     with pytest.raises(ValueError, match="second_order must be one of"):
         resolve_settings(HELMHOLTZ, {"second_order": "newton"})
     heat = load_problem("equations/heat.py")
-    settings = resolve_settings(heat, {"second_order": "lm", "second_order_steps": 5, "causal_eps": 1.0})
-    with pytest.raises(ValueError, match="causal weights"):
+    with pytest.raises(ValueError, match="phase lm runs in one process; it is not available under torchrun"):
+        check_second_order(resolve_settings(heat, {"phases": "adam,lbfgs,lm", "lm.steps": 5}), is_distributed=True)
+    settings = resolve_settings(heat, {"phases": "adam,lbfgs,lm", "lm.steps": 5, "causal.eps": 1.0})
+    with pytest.raises(ValueError, match=r"phase lm .* causal weights \(causal.eps\)"):
         build_training(heat, build_model(heat, settings), settings)
-    settings = resolve_settings(heat, {"second_order": "bfgs", "second_order_steps": 5, "curriculum": 2,
-                                       "curriculum_mode": "march", "lbfgs_steps": 10})
-    with pytest.raises(ValueError, match="L-BFGS \\(lbfgs_steps=10\\) or second_order=bfgs, not both"):
+    settings = resolve_settings(heat, {"phases": "adam,lbfgs,bfgs", "bfgs.steps": 5, "curriculum.windows": 2,
+                                       "curriculum.mode": "march", "lbfgs.steps": 10})
+    with pytest.raises(ValueError,
+                       match=r"curriculum.mode=march .* L-BFGS \(lbfgs.steps=10\) or bfgs \(bfgs.steps=5\), not both"):
         build_training(heat, build_model(heat, settings), settings)
 
 
@@ -64,9 +68,10 @@ def test_points_are_refined_inside_the_second_order_phase(method):
     is largest, and the method carries on from each new point set to its full budget."""
     heat = load_problem("equations/heat.py")
     settings = resolve_settings(heat, {
-        "width": 8, "depth": 2, "points": 100, "boundary_points": 20, "steps": 20, "lbfgs_steps": 0,
-        "second_order": method, "second_order_steps": 30, "refine": "rar", "refine_every": 10,
-        "refine_points": 15, "refine_pool": 500, "progress": False, "threads": 1,
+        "network.width": 8, "network.depth": 2, "sampling.points": 100, "sampling.boundary_points": 20,
+        "adam.steps": 20, "lbfgs.steps": 0,
+        "phases": f"adam,lbfgs,{method}", f"{method}.steps": 30, "refine.method": "rar", "refine.every": 10,
+        "refine.points": 15, "refine.pool": 500, "output.progress": False, "numerics.threads": 1,
     })
     model = build_model(heat, settings)
     result = train(heat, model, settings)
@@ -99,9 +104,10 @@ def burgers_error(burgers, refine, grid, exact) -> float:
     """Relative L2 error of a small float64 Burgers solve (300 Adam steps, 1500 SSBroyden
     iterations) with points fixed or refined every 250 steps; checks where refinements happen."""
     settings = resolve_settings(burgers, {
-        "dtype": "float64", "width": 16, "depth": 3, "points": 1000, "steps": 300, "lbfgs_steps": 0,
-        "second_order": "ssbroyden", "second_order_steps": 1500, "refine": refine, "refine_every": 250,
-        "refine_pool": 8000, "progress": False, "threads": 1, "compile": "off",
+        "numerics.dtype": "float64", "network.width": 16, "network.depth": 3, "sampling.points": 1000,
+        "adam.steps": 300, "lbfgs.steps": 0,
+        "phases": "adam,lbfgs,ssbroyden", "ssbroyden.steps": 1500, "refine.method": refine, "refine.every": 250,
+        "refine.pool": 8000, "output.progress": False, "numerics.threads": 1, "numerics.compile": "off",
     })
     torch.manual_seed(0)
     model = build_model(burgers, settings)

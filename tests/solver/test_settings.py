@@ -1,10 +1,14 @@
 """Grouped settings: dotted names, nested defaults, the phase sequence, and pinnlab 0.1's flat names."""
 
 import json
+import traceback
+from pathlib import Path
 
 import pytest
 
-from pinnlab import Settings
+import pinnlab
+from pinnlab import Settings, load_problem, resolve_settings
+from pinnlab.geometry import sampling
 from pinnlab.commands.main import main
 from pinnlab.solver.legacy_names import LEGACY_NAMES
 from pinnlab.training.phases.adam import AdamSettings
@@ -112,7 +116,8 @@ def test_the_command_line_notes_a_flat_name_once_and_says_where_it_came_from(tmp
     assert status == 0, err
     assert err.splitlines() == ["note: settings: setting 'refine_every' is now 'refine.every'"]
     saved = json.loads((out / "metrics.json").read_text())["settings"]
-    assert saved["refine_every"] == 10 and saved["steps"] == 3 and saved["lbfgs_steps"] == 0
+    assert saved["refine"]["every"] == 10
+    assert [(p["name"], p["steps"]) for p in saved["phases"]] == [("adam", 3), ("lbfgs", 0)]
 
 
 def test_an_unknown_name_on_the_command_line_is_one_line_and_status_2(tmp_path, capsys):
@@ -122,3 +127,32 @@ def test_an_unknown_name_on_the_command_line_is_one_line_and_status_2(tmp_path, 
     assert status == 2 and err.count("\n") == 1
     assert "unknown setting 'refine.evry'" in err and "refine.every" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_flat_name_from_python_is_a_deprecation_warning_naming_the_new_one():
+    problem = load_problem("equations/heat.py")
+    with pytest.deprecated_call(match="settings: setting 'points' is now 'sampling.points'"):
+        settings = resolve_settings(problem, {"points": 64})
+    assert settings.sampling.points == 64
+
+
+def test_points_from_the_command_line_reach_the_sampler_through_each_file_once(tmp_path, monkeypatch):
+    """The call stack that draws the --points interior points, as docs/architecture.md lists it."""
+    stacks = []
+    unit = sampling.Sampler.unit
+
+    def watched(self, n, dim):
+        if n == 1234:
+            stacks.append([Path(frame.filename) for frame in traceback.extract_stack()[:-1]])
+        return unit(self, n, dim)
+
+    monkeypatch.setattr(sampling.Sampler, "unit", watched)
+    status = main(["solve", "equations/heat.py", "--points", "1234", "--steps", "1", "--lbfgs-steps", "0",
+                   "--out", str(tmp_path), "--quiet", "--set", "numerics.threads=1", "--set", "output.grid=5x5"])
+    assert status == 0 and stacks
+    package = Path(pinnlab.__file__).resolve().parent
+    files = [p.resolve().relative_to(package).as_posix() for p in stacks[0] if p.resolve().is_relative_to(package)]
+    entered = [f for k, f in enumerate(files) if k == 0 or files[k - 1] != f]
+    assert entered == ["commands/main.py", "solver/job.py", "training/trainer.py", "training/plan.py",
+                       "training/loop.py", "training/context.py", "training/collocation.py",
+                       "geometry/spacetime.py"]  # which calls the Sampler of geometry/sampling.py

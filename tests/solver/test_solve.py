@@ -11,7 +11,7 @@ import torch
 from pinnlab import Dirichlet, Exact, Interval, Problem, load_problem, resolve_settings, solve
 from pinnlab.commands.main import main
 
-QUICK = {"progress": False, "log_every": 25}
+QUICK = {"output.progress": False, "output.log_every": 25}
 
 
 def test_system_of_two_fields_matches_sine_and_cosine(tmp_path):
@@ -22,8 +22,10 @@ def test_system_of_two_fields_matches_sine_and_cosine(tmp_path):
         conditions={"u0": Dirichlet(0.0, on="x_min", field="u"), "v0": Dirichlet(1.0, on="x_min", field="v")},
         reference=Exact(lambda x: {"u": torch.sin(x), "v": torch.cos(x)}),
     )
-    settings = resolve_settings(problem, {**QUICK, "steps": 100, "lbfgs_steps": 300, "points": 200,
-                                          "boundary_points": 1, "width": 16, "depth": 2})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 100, "lbfgs.steps": 300,
+                                          "sampling.points": 200,
+                                          "sampling.boundary_points": 1, "network.width": 16,
+                                          "network.depth": 2})
     result = solve(problem, settings, tmp_path)
     assert result.metrics["rel_l2"]["u"] < 1e-3
     assert result.metrics["rel_l2"]["v"] < 1e-3
@@ -31,15 +33,16 @@ def test_system_of_two_fields_matches_sine_and_cosine(tmp_path):
 
 def test_heat_equation_short_solve_and_its_files(tmp_path):
     problem = load_problem("equations/heat.py")
-    settings = resolve_settings(problem, {**QUICK, "steps": 100, "lbfgs_steps": 400, "points": 800,
-                                          "boundary_points": 200, "grid": (21, 11)})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 100, "lbfgs.steps": 400,
+                                          "sampling.points": 800,
+                                          "sampling.boundary_points": 200, "output.grid": (21, 11)})
     result = solve(problem, settings, tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["rel_l2"]["u"] < 2e-2
     assert metrics["rel_l2"] == result.metrics["rel_l2"]
     assert set(metrics["final_losses"]) == {"residual", "initial", "walls"}
     assert metrics["steps"] == 100 + result.training.lbfgs_iterations
-    assert metrics["settings"]["points"] == 800 and metrics["wall_time_s"] > 0
+    assert metrics["settings"]["sampling"]["points"] == 800 and metrics["wall_time_s"] > 0
 
     with h5py.File(tmp_path / "fields.h5", "r") as f:
         x, t = f["coordinates/x"][()], f["coordinates/t"][()]
@@ -61,11 +64,11 @@ def test_heat_equation_short_solve_and_its_files(tmp_path):
 
 def test_same_seed_same_result_different_seed_different(tmp_path):
     problem = load_problem("equations/poisson.py")
-    settings = resolve_settings(problem, {**QUICK, "steps": 20, "lbfgs_steps": 0, "points": 100,
-                                          "boundary_points": 40, "grid": (5, 5)})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 20, "lbfgs.steps": 0, "sampling.points": 100,
+                                          "sampling.boundary_points": 40, "output.grid": (5, 5)})
     a = solve(problem, settings, tmp_path / "a").metrics["final_losses"]
     b = solve(problem, settings, tmp_path / "b").metrics["final_losses"]
-    c = solve(problem, settings.replace({"seed": 1}, "test"), tmp_path / "c").metrics["final_losses"]
+    c = solve(problem, settings.replace({"numerics.seed": 1}, "test"), tmp_path / "c").metrics["final_losses"]
     assert a == b and a != c
 
 
@@ -74,7 +77,8 @@ def test_cli_solve_writes_results(tmp_path, capsys):
                    "--points", "300", "--out", str(tmp_path), "--quiet", "--set", "output.grid=11x11"])
     assert status == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["settings"]["steps"] == 50 and metrics["settings"]["grid"] == [11, 11]
+    assert [(p["name"], p["steps"]) for p in metrics["settings"]["phases"]] == [("adam", 50), ("lbfgs", 50)]
+    assert metrics["settings"]["output"]["grid"] == [11, 11] and metrics["adam_steps"] == 50
     assert "results written to" in capsys.readouterr().out
 
 
@@ -91,8 +95,8 @@ def test_fields_h5_holds_residuals_and_collocation_points(tmp_path):
     from pinnlab.output.run_files import collocation_clouds
 
     problem = load_problem("equations/heat.py")
-    settings = resolve_settings(problem, {**QUICK, "steps": 30, "lbfgs_steps": 0, "points": 120,
-                                          "boundary_points": 25, "grid": (13, 7)})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 30, "lbfgs.steps": 0, "sampling.points": 120,
+                                          "sampling.boundary_points": 25, "output.grid": (13, 7)})
     result = solve(problem, settings, tmp_path)
     model, collocation = result.model, result.training.collocation
     with h5py.File(tmp_path / "fields.h5", "r") as f:
@@ -167,8 +171,9 @@ def test_solve_draws_exact_conditions_as_imposed_in_the_loss_figure(tmp_path, mo
 
     monkeypatch.setattr(solve_module, "plot_loss_history", spy)
     problem = load_problem("equations/burgers.py").without_reference()
-    settings = resolve_settings(problem, {**QUICK, "steps": 10, "lbfgs_steps": 0, "points": 50,
-                                          "boundary_points": 10, "grid": (9, 5), "threads": 1})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 10, "lbfgs.steps": 0, "sampling.points": 50,
+                                          "sampling.boundary_points": 10, "output.grid": (9, 5),
+                                          "numerics.threads": 1})
     solve(problem, settings, tmp_path)
     assert sorted(seen["exact"]) == ["initial", "walls"]
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

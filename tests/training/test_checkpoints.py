@@ -13,8 +13,8 @@ from pinnlab.model.field_model import build_model
 from pinnlab.training.context import NonFiniteLossError
 from pinnlab.training.trainer import train
 
-QUICK = {"progress": False, "log_every": 10, "checkpoint_every": 20, "points": 200,
-         "boundary_points": 8, "width": 12, "depth": 2, "grid": (33,)}
+QUICK = {"output.progress": False, "output.log_every": 10, "checkpoint.every": 20, "sampling.points": 200,
+         "sampling.boundary_points": 8, "network.width": 12, "network.depth": 2, "output.grid": (33,)}
 
 
 def poisson(residual=None) -> Problem:
@@ -33,7 +33,7 @@ class Interrupt(Exception):
 
 def run_until(problem, settings, store, stop_at=None, resume=False):
     """Train, raising Interrupt once the logged step reaches ``stop_at`` (a crash stand-in)."""
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     model = build_model(problem, settings)
 
     def on_log(step, _losses):
@@ -44,20 +44,20 @@ def run_until(problem, settings, store, stop_at=None, resume=False):
 
 
 @pytest.mark.parametrize("overrides, stop_at", [
-    ({"resample_every": 15}, 47),                                       # inside Adam, resampled points
+    ({"sampling.resample_every": 15}, 47),                                       # inside Adam, resampled points
     ({}, 95),                                                           # inside L-BFGS
-    ({"refine": "rad", "refine_every": 25, "refine_pool": 1000}, 55),   # inside Adam, with RAD
-    ({"refine": "rar", "refine_points": 10, "refine_every": 20}, 105),  # inside L-BFGS, with RAR
-    ({"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 40}, 85),  # inside SSBroyden
-    ({"lbfgs_steps": 0, "second_order": "lm", "second_order_steps": 40}, 85),         # inside Levenberg-Marquardt
-    ({"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 40, "refine": "rad",
-      "refine_every": 15, "refine_pool": 1000}, 85),                    # inside SSBroyden, with RAD
-    ({"balance": "grad-norm", "balance_every": 10}, 47),                # balanced weights, inside Adam
-    ({"balance": "ntk", "balance_every": 10, "balance_points": 50}, 47),
+    ({"refine.method": "rad", "refine.every": 25, "refine.pool": 1000}, 55),   # inside Adam, with RAD
+    ({"refine.method": "rar", "refine.points": 10, "refine.every": 20}, 105),  # inside L-BFGS, with RAR
+    ({"lbfgs.steps": 0, "phases": "adam,lbfgs,ssbroyden", "ssbroyden.steps": 40}, 85),  # inside SSBroyden
+    ({"lbfgs.steps": 0, "phases": "adam,lbfgs,lm", "lm.steps": 40}, 85),         # inside Levenberg-Marquardt
+    ({"lbfgs.steps": 0, "phases": "adam,lbfgs,ssbroyden", "ssbroyden.steps": 40, "refine.method": "rad",
+      "refine.every": 15, "refine.pool": 1000}, 85),                    # inside SSBroyden, with RAD
+    ({"balance.method": "grad-norm", "balance.every": 10}, 47),                # balanced weights, inside Adam
+    ({"balance.method": "ntk", "balance.every": 10, "balance.points": 50}, 47),
 ])
 def test_resumed_run_ends_bit_identical_to_uninterrupted(tmp_path, overrides, stop_at):
     problem = poisson()
-    settings = resolve_settings(problem, {**QUICK, "steps": 60, "lbfgs_steps": 80, **overrides})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 60, "lbfgs.steps": 80, **overrides})
     whole, whole_model = run_until(problem, settings, CheckpointStore(tmp_path / "whole"))
 
     store = CheckpointStore(tmp_path / "split")
@@ -79,7 +79,7 @@ def test_resumed_run_ends_bit_identical_to_uninterrupted(tmp_path, overrides, st
 
 def test_best_checkpoint_has_the_lowest_saved_loss(tmp_path):
     problem = poisson()
-    settings = resolve_settings(problem, {**QUICK, "steps": 60, "lbfgs_steps": 40})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 60, "lbfgs.steps": 40})
     store = CheckpointStore(tmp_path)
     run_until(problem, settings, store)
     best, last = (torch.load(p, weights_only=True) for p in (store.best, store.last))
@@ -90,16 +90,17 @@ def test_best_checkpoint_has_the_lowest_saved_loss(tmp_path):
 
 def test_checkpoint_of_another_network_or_equation_is_refused(tmp_path):
     problem = poisson()
-    settings = resolve_settings(problem, {**QUICK, "steps": 20, "lbfgs_steps": 0})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 20, "lbfgs.steps": 0})
     solve(problem, settings, tmp_path)
 
-    wider = settings.replace({"width": 16}, "test")
-    with pytest.raises(CheckpointError, match="width=12.*width=16"):
+    wider = settings.replace({"network.width": 16}, "test")
+    with pytest.raises(CheckpointError, match="network.width=12.*network.width=16"):
         solve(problem, wider, tmp_path, resume=True)
     other = Problem.define("other", domain=Interval(0.0, 1.0), residual=lambda u_xx: u_xx,
                            conditions={"ends": Dirichlet(0.0)})
     with pytest.raises(CheckpointError, match="name 'poisson1d'.*'other'"):
-        solve(other, resolve_settings(other, {**QUICK, "steps": 20, "lbfgs_steps": 0}), tmp_path, resume=True)
+        solve(other, resolve_settings(other, {**QUICK, "adam.steps": 20,
+                                              "lbfgs.steps": 0}), tmp_path, resume=True)
     with pytest.raises(CheckpointError, match="no checkpoint"):
         solve(problem, settings, tmp_path / "empty", resume=True)
 
@@ -120,7 +121,8 @@ def test_cli_resume_continues_and_reports_the_step(tmp_path, capsys):
     state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     # more L-BFGS iterations apply to a finished run: it trains on and records them
     assert state["finished"] and 40 < state["step"] <= 70 and state["phases"]["lbfgs"]["done"] == state["step"] - 40
-    assert json.loads(state["settings"])["lbfgs_steps"] == 30
+    phases = json.loads(state["settings"])["phases"]
+    assert [(p["name"], p["steps"]) for p in phases] == [("adam", 40), ("lbfgs", 30)]
 
 
 def test_a_nan_rolls_back_and_training_finishes(tmp_path):
@@ -132,7 +134,7 @@ def test_a_nan_rolls_back_and_training_finishes(tmp_path):
         return r * float("nan") if calls["n"] == 40 else r
 
     problem = poisson(flaky)
-    settings = resolve_settings(problem, {**QUICK, "steps": 60, "lbfgs_steps": 100})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 60, "lbfgs.steps": 100})
     result = solve(problem, settings, tmp_path)
     [event] = result.training.rollbacks
     assert event["term"] == "residual" and event["step"] == 37 and event["back_to"] == 30
@@ -151,7 +153,8 @@ def test_a_persistent_nan_stops_naming_term_and_step_and_keeps_checkpoints(tmp_p
         return r.log() if calls["n"] > 30 else r  # log of negative residuals: NaN from step ~29 on
 
     problem = poisson(breaks)
-    settings = resolve_settings(problem, {**QUICK, "steps": 60, "lbfgs_steps": 0, "rollbacks": 2})
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 60, "lbfgs.steps": 0,
+                                          "checkpoint.rollbacks": 2})
     with pytest.raises(NonFiniteLossError) as error:
         solve(problem, settings, tmp_path)
     message = str(error.value)

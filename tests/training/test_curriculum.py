@@ -14,18 +14,19 @@ from pinnlab.training.hooks.time_schedule import TimeSchedule
 from pinnlab.training.plan import build_training
 
 HEAT = load_problem("equations/heat.py")
-QUICK = {"progress": False, "log_every": 10, "points": 300, "boundary_points": 40, "width": 12,
-         "depth": 2, "grid": (9, 5)}
+QUICK = {"output.progress": False, "output.log_every": 10, "sampling.points": 300,
+         "sampling.boundary_points": 40, "network.width": 12,
+         "network.depth": 2, "output.grid": (9, 5)}
 
 
 def trainer(settings, store=None, on_log=None):
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     return build_training(HEAT, build_model(HEAT, settings), settings, store, on_log)
 
 
 def test_windows_advance_on_schedule_and_points_stay_inside():
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 80, "lbfgs_steps": 0, "curriculum": 4,
-                                       "curriculum_every": 20})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 80, "lbfgs.steps": 0, "curriculum.windows": 4,
+                                       "curriculum.every": 20})
     seen = {}
     run = trainer(settings, on_log=lambda step, _: seen.setdefault(step, (
         float(run.context.collocation.interior[:, 1].max()),
@@ -40,19 +41,19 @@ def test_windows_advance_on_schedule_and_points_stay_inside():
 
 
 def test_a_loss_threshold_advances_early():
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 30, "lbfgs_steps": 0, "curriculum": 3,
-                                       "curriculum_every": 1000, "curriculum_loss": 1e9})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 30, "lbfgs.steps": 0, "curriculum.windows": 3,
+                                       "curriculum.every": 1000, "curriculum.loss": 1e9})
     assert [s for s, _ in trainer(settings).run().stages] == [0, 1, 2]
 
 
 def test_curriculum_without_time_is_refused():
     line = Problem.define("line", domain=Interval(0.0, 1.0), residual=lambda u_xx: u_xx)
     with pytest.raises(ValueError, match="curriculum needs a space-time domain"):
-        solve(line, resolve_settings(line, {**QUICK, "curriculum": 2, "grid": (5,)}), "unused")
+        solve(line, resolve_settings(line, {**QUICK, "curriculum.windows": 2, "output.grid": (5,)}), "unused")
 
 
 def test_causal_weights_follow_the_formula_and_the_schedule():
-    settings = resolve_settings(HEAT, {"causal_eps": 0.5, "causal_bins": 4, "causal_eps_max": 50})
+    settings = resolve_settings(HEAT, {"causal.eps": 0.5, "causal.bins": 4, "causal.eps_max": 50})
     causal = CausalWeights(HEAT, settings.causal)
     t = torch.tensor([0.1, 0.2, 0.3, 0.6, 0.9], dtype=torch.float64)  # bins 0, 0, 1, 2, 3
     squared = torch.tensor([1.0, 3.0, 4.0, 1.0, 5.0], dtype=torch.float64)
@@ -72,8 +73,8 @@ def test_causal_weights_follow_the_formula_and_the_schedule():
 
 
 def test_causal_training_resolves_early_times_first():
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 150, "lbfgs_steps": 0, "causal_eps": 100.0,
-                                       "causal_eps_max": 100.0, "lr": 3e-3})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 150, "lbfgs.steps": 0, "causal.eps": 100.0,
+                                       "causal.eps_max": 100.0, "adam.lr": 3e-3})
     run = trainer(settings)
     run.run()
     t = run.context.collocation.interior[:, 1]
@@ -84,8 +85,8 @@ def test_causal_training_resolves_early_times_first():
 
 
 def test_curriculum_and_causal_resume_bit_identical(tmp_path):
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 40, "lbfgs_steps": 40, "curriculum": 4,
-                                       "causal_eps": 1.0, "checkpoint_every": 20})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 40, "lbfgs.steps": 40, "curriculum.windows": 4,
+                                       "causal.eps": 1.0, "checkpoint.every": 20})
     whole = trainer(settings, CheckpointStore(tmp_path / "whole"))
     whole.run()
 
@@ -114,8 +115,8 @@ def test_refinements_and_windows_reach_the_output_files(tmp_path):
     from pinnlab.output.io import read_results
     from pinnlab.output.plots import plot_collocation
 
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 60, "lbfgs_steps": 20, "curriculum": 2,
-                                       "refine": "rad", "refine_every": 25, "refine_pool": 1000})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 60, "lbfgs.steps": 20, "curriculum.windows": 2,
+                                       "refine.method": "rad", "refine.every": 25, "refine.pool": 1000})
     solve(HEAT, settings, tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert [w["t_end"] for w in metrics["time_windows"]] == [0.5, 1.0]
@@ -140,8 +141,8 @@ def test_refinements_and_windows_reach_the_output_files(tmp_path):
 
 
 def test_causal_eps_starts_again_in_each_window():
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 80, "lbfgs_steps": 0, "curriculum": 2,
-                                       "curriculum_every": 40, "causal_eps": 1e-6, "causal_eps_max": 1e3})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 80, "lbfgs.steps": 0, "curriculum.windows": 2,
+                                       "curriculum.every": 40, "causal.eps": 1e-6, "causal.eps_max": 1e3})
     seen = {}
     run = trainer(settings, on_log=lambda step, _: seen.setdefault(step, (run.curriculum.stage, run.causal.eps)))
     run.run()
@@ -159,8 +160,9 @@ def test_every_redraw_is_recorded_with_its_residual(tmp_path):
 
     from pinnlab.training.refinement import residual_norms
 
-    settings = resolve_settings(HEAT, {**QUICK, "log_every": 5, "steps": 60, "lbfgs_steps": 20,
-                                       "curriculum": 2, "curriculum_every": 40, "resample_every": 15})
+    settings = resolve_settings(HEAT, {**QUICK, "output.log_every": 5, "adam.steps": 60, "lbfgs.steps": 20,
+                                       "curriculum.windows": 2, "curriculum.every": 40,
+                                       "sampling.resample_every": 15})
     used = {}
 
     def look(step, _):  # the points training uses, and |r| there before this step's update

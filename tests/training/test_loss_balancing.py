@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from pinnlab import Dirichlet, Exact, Interval, Problem, load_problem, resolve_settings
-from pinnlab.training.loss_balancing import balanced, gradient_norms, kernel_traces
+from pinnlab.derivatives.engines import Autograd, ForwardMode, Jets
+from pinnlab.training.loss_balancing import LossBalancer, balanced, gradient_norms, kernel_traces
 from pinnlab.training.losses import loss_terms, residual_values
 from pinnlab.training.collocation import sample_collocation
 from pinnlab.model.field_model import build_model
@@ -27,11 +28,12 @@ def poisson1d() -> Problem:
 
 
 def setup(problem, **overrides):
-    settings = resolve_settings(problem, {"width": 8, "depth": 2, "points": 40, "boundary_points": 6,
-                                          "progress": False, **overrides})
+    settings = resolve_settings(problem, {"network.width": 8, "network.depth": 2, "sampling.points": 40,
+                                          "sampling.boundary_points": 6,
+                                          "output.progress": False, **overrides})
     torch.manual_seed(0)
     model = build_model(problem, settings)
-    collocation = sample_collocation(problem, settings, make_sampler("sobol", seed=0), torch.float64,
+    collocation = sample_collocation(problem, settings.sampling, make_sampler("sobol", seed=0), torch.float64,
                                      torch.device("cpu"))
     return model, collocation
 
@@ -62,15 +64,16 @@ def test_gradient_norms_are_those_of_autograd():
         assert norms[name] == pytest.approx(float(expected), rel=1e-12)
 
 
-def test_kernel_traces_are_mean_squared_per_point_gradients():
+@pytest.mark.parametrize("engine", [Autograd(), Jets(fallback=Autograd()), ForwardMode()], ids=type)
+def test_kernel_traces_are_mean_squared_per_point_gradients(engine):
     problem = poisson1d()
     model, collocation = setup(problem)
-    traces = kernel_traces(problem, model, collocation, ["residual", "ends"])
+    traces = kernel_traces(problem, model, collocation, ["residual", "ends"], engine)
     per_point = {"residual": [], "ends": []}
     for k in range(collocation.interior.shape[0]):
         model.zero_grad()
         point = collocation.interior[k:k + 1]
-        residual_values(problem, model, point)["residual"].sum().backward()
+        residual_values(problem, model, point, engine=Autograd())["residual"].sum().backward()
         per_point["residual"].append(sum(float(p.grad.square().sum()) for p in model.parameters() if p.grad is not None))
     ends = collocation.conditions["ends"]
     for k in range(ends.points.shape[0]):
@@ -82,6 +85,44 @@ def test_kernel_traces_are_mean_squared_per_point_gradients():
         assert traces[name] == pytest.approx(sum(values) / len(values), rel=1e-9)
 
 
+class Counting(Jets):
+    """Jets that record the number of points of every call."""
+
+    def __init__(self, calls: list[int]) -> None:
+        super().__init__(fallback=Autograd())
+        object.__setattr__(self, "calls", calls)
+
+    def derivatives(self, model, points, fields, requests, create_graph=True):
+        self.calls.append(points.shape[0])
+        return super().derivatives(model, points, fields, requests, create_graph)
+
+
+def test_the_balancer_takes_derivatives_with_the_engine_it_is_given():
+    problem = poisson1d()
+    model, collocation = setup(problem)
+    terms = loss_terms(problem, model, collocation, engine=Autograd())
+    weights = {"residual": 1.0, "ends": 1.0}
+    calls: list[int] = []
+    balancer = LossBalancer("ntk", every=1, alpha=0.0, points=16, seed=0)
+    by_jets = balancer.update(problem, model, collocation, terms, weights, 0, Counting(calls))
+    assert calls == [16, 6]  # the subsets: 16 of the 40 interior points, all 6 points of the ends
+    by_autograd = balancer.update(problem, model, collocation, terms, weights, 0, Autograd())
+    assert by_jets == pytest.approx(by_autograd, rel=1e-12) and by_jets != weights
+
+
+def test_training_hands_its_engine_to_the_balancer():
+    problem = poisson1d()
+    settings = resolve_settings(problem, {"network.width": 8, "network.depth": 2, "sampling.points": 40,
+                                          "sampling.boundary_points": 6, "adam.steps": 4, "lbfgs.steps": 0,
+                                          "balance.method": "ntk", "balance.every": 2, "balance.points": 16,
+                                          "output.progress": False})
+    torch.manual_seed(0)
+    calls: list[int] = []
+    result = train(problem, build_model(problem, settings), settings, engine=Counting(calls))
+    assert [step for step, _ in result.weight_history] == [0, 2]
+    assert calls.count(16) == 2 and calls.count(40) >= 4  # each update's subset, and every step's points
+
+
 @pytest.mark.parametrize("method", ["grad-norm", "ntk"])
 def test_balancing_fixes_an_underweighted_boundary(method):
     """Poisson 2D with the boundary term at weight 1: its residual (~50) drowns the boundary
@@ -89,13 +130,14 @@ def test_balancing_fixes_an_underweighted_boundary(method):
     Measured (seeds 0, 1, 2): unbalanced 0.14 / 0.23 / 0.25, grad-norm 0.017 / 0.024 / 0.010,
     ntk 0.006 / 0.021 / 0.010."""
     problem = load_problem("equations/poisson.py")
-    quick = {"weights": {"boundary": 1.0}, "steps": 300, "lbfgs_steps": 300, "points": 500,
-             "boundary_points": 100, "width": 16, "log_every": 25, "progress": False, "threads": 1}
+    quick = {"weights": {"boundary": 1.0}, "adam.steps": 300, "lbfgs.steps": 300, "sampling.points": 500,
+             "sampling.boundary_points": 100, "network.width": 16, "output.log_every": 25,
+             "output.progress": False, "numerics.threads": 1}
     points = torch.rand(4000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     exact = torch.from_numpy(problem.reference.at_points(problem.layout, points.numpy())["u"])
     errors, weights = {}, {}
     for balance in ("none", method):
-        settings = resolve_settings(problem, {**quick, "balance": balance, "balance_every": 25})
+        settings = resolve_settings(problem, {**quick, "balance.method": balance, "balance.every": 25})
         torch.manual_seed(0)
         model = build_model(problem, settings)
         weights[balance] = train(problem, model, settings).weight_history
@@ -112,14 +154,15 @@ def test_balancing_fixes_an_underweighted_boundary(method):
 
 def test_balancing_refuses_what_it_cannot_do():
     burgers = load_problem("equations/burgers.py")  # both conditions exact: one weighted term
-    settings = resolve_settings(burgers, {"balance": "ntk"})
+    settings = resolve_settings(burgers, {"balance.method": "ntk"})
     with pytest.raises(ValueError, match="only one weighted loss term, residual"):
         build_training(burgers, build_model(burgers, settings), settings)
     problem = poisson1d()
-    settings = resolve_settings(problem, {"balance": "grad-norm", "steps": 0})
-    with pytest.raises(ValueError, match="steps=0"):
+    settings = resolve_settings(problem, {"balance.method": "grad-norm", "adam.steps": 0})
+    with pytest.raises(ValueError, match="balance.method=grad-norm updates the weights during Adam, "
+                                         "but adam.steps=0"):
         build_training(problem, build_model(problem, settings), settings)
     with pytest.raises(ValueError, match="balance.method must be one of none, grad-norm, ntk"):
-        resolve_settings(problem, {"balance": "softadapt"})
+        resolve_settings(problem, {"balance.method": "softadapt"})
     with pytest.raises(ValueError, match="balance.alpha must be in"):
-        resolve_settings(problem, {"balance_alpha": 1.0})
+        resolve_settings(problem, {"balance.alpha": 1.0})

@@ -27,14 +27,15 @@ def bump(x, y):
 BUMP = Problem.define("bump", domain=Rectangle((0, 0), (1, 1)), residual=lambda u, x, y: u - bump(x, y))
 
 
-def settings(**overrides):
-    return resolve_settings(BUMP, {"refine_pool": 4096, "refine_points": 50, **overrides})
+def settings(overrides):
+    return resolve_settings(BUMP, {"refine.pool": 4096, "refine.points": 50, **overrides})
 
 
 def test_rar_adds_the_points_with_the_largest_residual():
     start = Collocation(torch.rand(10, 2, dtype=torch.float64), {})
-    chosen = settings(refine="rar")
-    refined, record = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine, chosen.points, 7, 0)
+    chosen = settings({"refine.method": "rar"})
+    refined, record = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine,
+                             chosen.sampling.points, 7, 0)
     added = refined.interior[10:]
     assert refined.interior.shape == (60, 2) and torch.equal(refined.interior[:10], start.interior)
     distance = ((added - torch.tensor([0.3, 0.7], dtype=torch.float64)) ** 2).sum(1).sqrt()
@@ -49,8 +50,9 @@ def test_rar_adds_the_points_with_the_largest_residual():
 
 def test_fixed_budget_replaces_the_smallest_residuals():
     start = Collocation(torch.tensor([[0.3, 0.7], [0.9, 0.1], [0.31, 0.69], [0.1, 0.1]], dtype=torch.float64), {})
-    chosen = settings(refine="rar", refine_points=2, refine_budget="fixed")
-    refined, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine, chosen.points, 0, 0)
+    chosen = settings({"refine.method": "rar", "refine.points": 2, "refine.budget": "fixed"})
+    refined, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine,
+                        chosen.sampling.points, 0, 0)
     assert refined.interior.shape == (4, 2)
     assert torch.equal(refined.interior[:2], start.interior[[0, 2]])  # the two worst stay, in order
 
@@ -59,10 +61,11 @@ def test_fixed_budget_replaces_the_smallest_residuals():
 def test_rad_draws_from_residual_density(c, cdf):
     # |r| = x on [0, 1]: density x / mean + c, i.e. 2x (c = 0) or (2x + 1) / 2 (c = 1)
     line = Problem.define("line", domain=Interval(0.0, 1.0), residual=lambda u, x: u - x)
-    chosen = resolve_settings(line, {"refine": "rad", "points": 1500, "refine_pool": 60000,
-                                     "refine_k": 1.0, "refine_c": c})
+    chosen = resolve_settings(line, {"refine.method": "rad", "sampling.points": 1500, "refine.pool": 60000,
+                                     "refine.k": 1.0, "refine.c": c})
     start = Collocation(torch.rand(1500, 1, dtype=torch.float64), {})
-    refined, _ = refine(line, Zero(), start, make_sampler("uniform", 3), chosen.refine, chosen.points, 0, seed=11)
+    refined, _ = refine(line, Zero(), start, make_sampler("uniform", 3), chosen.refine,
+                        chosen.sampling.points, 0, seed=11)
     assert refined.interior.shape == (1500, 1)
     x = refined.interior[:, 0].numpy()
     assert stats.kstest(x, cdf).pvalue > 1e-3
@@ -71,9 +74,11 @@ def test_rad_draws_from_residual_density(c, cdf):
 
 def test_rar_d_adds_points_from_the_density_and_is_repeatable():
     start = Collocation(torch.rand(10, 2, dtype=torch.float64), {})
-    chosen = settings(refine="rar-d", refine_points=100, refine_k=2.0, refine_c=0.0)
-    a, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine, chosen.points, 0, seed=5)
-    b, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine, chosen.points, 0, seed=5)
+    chosen = settings({"refine.method": "rar-d", "refine.points": 100, "refine.k": 2.0, "refine.c": 0.0})
+    a, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine,
+                  chosen.sampling.points, 0, seed=5)
+    b, _ = refine(BUMP, Zero(), start, make_sampler("sobol", 1), chosen.refine,
+                  chosen.sampling.points, 0, seed=5)
     assert torch.equal(a.interior, b.interior) and a.interior.shape == (110, 2)
     added = a.interior[10:]
     near = (((added - torch.tensor([0.3, 0.7], dtype=torch.float64)) ** 2).sum(1).sqrt() < 0.15).double().mean()

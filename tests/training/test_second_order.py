@@ -143,10 +143,12 @@ def pinn(device: str = "cpu"):
 
     problem = Problem.define("poisson", domain=Rectangle((0.0, 0.0), (1.0, 1.0)), residual=residual,
                              conditions={"boundary": Dirichlet(0.0)})
-    settings = resolve_settings(problem, {"width": 8, "depth": 2, "points": 200, "boundary_points": 80,
-                                          "dtype": "float64", "weights": {"boundary": 10.0}, "device": device})
+    settings = resolve_settings(problem, {"network.width": 8, "network.depth": 2, "sampling.points": 200,
+                                          "sampling.boundary_points": 80,
+                                          "numerics.dtype": "float64", "weights": {"boundary": 10.0},
+                                          "numerics.device": device})
     model = build_model(problem, settings)
-    collocation = sample_collocation(problem, settings, make_sampler("sobol", seed=0), F64, torch.device(device))
+    collocation = sample_collocation(problem, settings.sampling, make_sampler("sobol", seed=0), F64, torch.device(device))
     return problem, model, collocation, term_weights(problem, settings)
 
 

@@ -21,12 +21,13 @@ from pinnlab.training.hooks.time_schedule import TimeSchedule
 from pinnlab.training.plan import build_training
 
 HEAT = load_problem("equations/heat.py")
-QUICK = {"progress": False, "log_every": 10, "points": 300, "boundary_points": 40, "width": 12,
-         "depth": 2, "grid": (9, 7), "curriculum_mode": "march"}
+QUICK = {"output.progress": False, "output.log_every": 10, "sampling.points": 300,
+         "sampling.boundary_points": 40, "network.width": 12,
+         "network.depth": 2, "output.grid": (9, 7), "curriculum.mode": "march"}
 
 
 def trainer(problem, settings, store=None, on_log=None):
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     return build_training(problem, build_model(problem, settings), settings, store, on_log)
 
 
@@ -40,7 +41,7 @@ def with_state(model, state):
 
 
 def test_windows_march_and_each_starts_from_the_previous_end_state():
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 30, "lbfgs_steps": 60, "curriculum": 3})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 30, "lbfgs.steps": 60, "curriculum.windows": 3})
     seen = {}
 
     def look(step, _):  # the points and initial-condition batch in use at this step
@@ -76,7 +77,7 @@ def test_windows_march_and_each_starts_from_the_previous_end_state():
 
 
 def test_the_solution_is_piecewise_in_every_output(tmp_path):
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 30, "lbfgs_steps": 40, "curriculum": 2})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 30, "lbfgs.steps": 40, "curriculum.windows": 2})
     result = solve(HEAT, settings, tmp_path)
     model = result.model
     assert isinstance(model, TimeMarchedModel) and model.starts == [0.0, 0.5]
@@ -114,8 +115,8 @@ def test_the_solution_is_piecewise_in_every_output(tmp_path):
 
 
 def test_marching_resumes_bit_identical(tmp_path):
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 20, "lbfgs_steps": 60, "curriculum": 3,
-                                       "checkpoint_every": 20, "causal_eps": 1.0})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 20, "lbfgs.steps": 60, "curriculum.windows": 3,
+                                       "checkpoint.every": 20, "causal.eps": 1.0})
     whole = trainer(HEAT, settings, CheckpointStore(tmp_path / "whole"))
     whole.run()
 
@@ -146,8 +147,8 @@ def test_marching_resumes_bit_identical(tmp_path):
 def test_second_order_methods_march_window_by_window(method):
     """With lbfgs_steps=0 the second-order phase trains every window: Adam on window 1, then an
     equal share of the phase per window, each starting from the previous window's end state."""
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 20, "lbfgs_steps": 0, "curriculum": 3,
-                                       "second_order": method, "second_order_steps": 60})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 20, "lbfgs.steps": 0, "curriculum.windows": 3,
+                                       "phases": f"adam,lbfgs,{method}", f"{method}.steps": 60})
     starts = {}
 
     def look(step, _):  # the initial-condition batch when each window is first seen
@@ -178,9 +179,9 @@ def test_second_order_methods_march_window_by_window(method):
 
 
 def test_second_order_marching_resumes_bit_identical(tmp_path):
-    settings = resolve_settings(HEAT, {**QUICK, "steps": 10, "lbfgs_steps": 0, "curriculum": 3,
-                                       "second_order": "ssbroyden", "second_order_steps": 30,
-                                       "checkpoint_every": 7})
+    settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 10, "lbfgs.steps": 0, "curriculum.windows": 3,
+                                       "phases": "adam,lbfgs,ssbroyden", "ssbroyden.steps": 30,
+                                       "checkpoint.every": 7})
     whole = trainer(HEAT, settings, CheckpointStore(tmp_path / "whole"))
     whole.run()
     store = CheckpointStore(tmp_path / "split")
@@ -221,9 +222,10 @@ class Exact(torch.nn.Module):
 def test_a_window_that_converges_early_hands_over_instead_of_ending_training(method):
     problem = Problem.define("exact", domain=Interval(0.0, 1.0) * TimeInterval(0.0, 1.0),
                              residual=lambda x, t, u_t: u_t - 2 * x * t, conditions={"initial": Initial(lambda x: x)})
-    phase = {"lbfgs": {"lbfgs_steps": 400},
-             "ssbroyden": {"lbfgs_steps": 0, "second_order": "ssbroyden", "second_order_steps": 400}}[method]
-    settings = resolve_settings(problem, {**QUICK, "grid": (5, 5), "steps": 0, "curriculum": 4, **phase})
+    phase = {"lbfgs": {"lbfgs.steps": 400},
+             "ssbroyden": {"lbfgs.steps": 0, "phases": "adam,lbfgs,ssbroyden", "ssbroyden.steps": 400}}[method]
+    settings = resolve_settings(problem, {**QUICK, "output.grid": (5, 5), "adam.steps": 0,
+                                          "curriculum.windows": 4, **phase})
     result = build_training(problem, Exact(), settings).run()
     assert [round(t, 12) for _, t in result.stages] == [0.25, 0.5, 0.75, 1.0]  # all four windows trained
     assert result.steps < 200  # each stopped long before its share of 100
@@ -256,8 +258,8 @@ def wave(t0, t1):
 
 def test_hand_over_sets_value_and_rate_targets_and_trains_exact_ones():
     whole, later = wave(0.0, 2.0), wave(0.5, 1.0)  # later: the second of four windows
-    settings = resolve_settings(whole, {"boundary_points": 16, "points": 8})
-    batch = sample_collocation(later, settings, make_sampler("sobol", 0), torch.float64, torch.device("cpu"))
+    settings = resolve_settings(whole, {"sampling.boundary_points": 16, "sampling.points": 8})
+    batch = sample_collocation(later, settings.sampling, make_sampler("sobol", 0), torch.float64, torch.device("cpu"))
     handed = hand_over(later, Polynomial(), batch)
     x = handed.conditions["initial"].points[:, 0]
     assert torch.allclose(handed.conditions["initial"].points[:, 1], torch.full_like(x, 0.5))
@@ -274,20 +276,22 @@ def test_hand_over_sets_value_and_rate_targets_and_trains_exact_ones():
 
 def test_marching_needs_time_and_a_known_mode():
     with pytest.raises(ValueError, match="curriculum.mode must be one of grow, march"):
-        resolve_settings(HEAT, {"curriculum_mode": "leap"})
+        resolve_settings(HEAT, {"curriculum.mode": "leap"})
     line = Problem.define("line", domain=Interval(0.0, 1.0), residual=lambda u_xx: u_xx)
     with pytest.raises(ValueError, match="curriculum needs a space-time domain"):
-        solve(line, resolve_settings(line, {**QUICK, "curriculum": 2, "grid": (5,)}), "unused")
+        solve(line, resolve_settings(line, {**QUICK, "curriculum.windows": 2, "output.grid": (5,)}), "unused")
 
 
 def test_allen_cahn_marches_through_its_windows_at_a_small_budget():
     from pinnlab.solver.job import evaluation_grid
 
     problem = load_problem("equations/allen_cahn.py")
-    settings = resolve_settings(problem, {"progress": False, "steps": 20, "second_order_steps": 50, "points": 200,
-                                          "boundary_points": 32, "width": 12, "depth": 2, "log_every": 5,
-                                          "curriculum": 10, "curriculum_mode": "march"})
-    assert settings.second_order == "ssbroyden" and settings.lbfgs_steps == 0  # its defaults
+    settings = resolve_settings(problem, {"output.progress": False, "adam.steps": 20, "ssbroyden.steps": 50,
+                                          "sampling.points": 200,
+                                          "sampling.boundary_points": 32, "network.width": 12,
+                                          "network.depth": 2, "output.log_every": 5,
+                                          "curriculum.windows": 10, "curriculum.mode": "march"})
+    assert [p.name for p in settings.phases] == ["adam", "ssbroyden"]  # its defaults
     result = trainer(problem, settings).run()
     assert [round(end, 12) for _, end in result.stages] == [round(0.1 * k, 12) for k in range(1, 11)]
     assert isinstance(result.solution, TimeMarchedModel) and len(result.solution.pieces) == 10

@@ -13,11 +13,12 @@ from pinnlab.model.field_model import build_model
 from pinnlab.training.plan import build_training
 
 HEAT = load_problem("equations/heat.py")
-QUICK = {"progress": False, "points": 200, "boundary_points": 30, "width": 10, "depth": 2, "steps": 20}
+QUICK = {"output.progress": False, "sampling.points": 200, "sampling.boundary_points": 30, "network.width": 10,
+         "network.depth": 2, "adam.steps": 20}
 
 
 def trainer(settings):
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     return build_training(HEAT, build_model(HEAT, settings), settings)
 
 
@@ -48,7 +49,7 @@ def test_a_chunk_out_of_evaluations_continues_with_the_same_optimizer(monkeypatc
     made, chunks = watch_lbfgs(monkeypatch)
     # two iterations per chunk, at most 3 evaluations: one line search with a second trial
     # point already ends the chunk early
-    settings = resolve_settings(HEAT, {**QUICK, "log_every": 2, "lbfgs_steps": 80, "lbfgs_restarts": 0})
+    settings = resolve_settings(HEAT, {**QUICK, "output.log_every": 2, "lbfgs.steps": 80, "lbfgs.restarts": 0})
     result = trainer(settings).run()
     capped = [c for c in chunks if c[0] < c[3] and c[1] >= c[2]]
     assert capped, "no chunk ran out of evaluations; the test needs one"
@@ -66,7 +67,8 @@ def test_a_true_stall_still_restarts(monkeypatch):
         return made[-1]
 
     monkeypatch.setattr(training, "make_lbfgs", hopeless)
-    settings = resolve_settings(HEAT, {**QUICK, "log_every": 10, "lbfgs_steps": 100, "lbfgs_restarts": 2})
+    settings = resolve_settings(HEAT, {**QUICK, "output.log_every": 10, "lbfgs.steps": 100,
+                                       "lbfgs.restarts": 2})
     result = trainer(settings).run()
     assert len(made) == 3  # the first optimizer and two restarts
     assert result.lbfgs_iterations == 3  # one iteration each, then it gave up
@@ -91,8 +93,8 @@ def test_causal_weights_hold_during_an_lbfgs_chunk(monkeypatch):
 
     monkeypatch.setattr(CausalWeights, "loss", loss)
     monkeypatch.setattr(torch.optim.LBFGS, "step", step)
-    settings = resolve_settings(HEAT, {**QUICK, "log_every": 10, "lbfgs_steps": 30, "causal_eps": 10.0,
-                                       "causal_bins": 8, "causal_eps_max": 10.0})
+    settings = resolve_settings(HEAT, {**QUICK, "output.log_every": 10, "lbfgs.steps": 30, "causal.eps": 10.0,
+                                       "causal.bins": 8, "causal.eps_max": 10.0})
     run = trainer(settings)
     run.run()
     inside = {}
@@ -111,7 +113,7 @@ def test_causal_weights_hold_during_an_lbfgs_chunk(monkeypatch):
 
 
 def test_held_weights_follow_the_first_evaluation():
-    settings = resolve_settings(HEAT, {"causal_eps": 1.0, "causal_bins": 2})
+    settings = resolve_settings(HEAT, {"causal.eps": 1.0, "causal.bins": 2})
     causal = CausalWeights(HEAT, settings.causal)
     t = torch.tensor([0.1, 0.9], dtype=torch.float64)
     causal.hold()

@@ -25,7 +25,7 @@ class Balancing(Hook):
         if not self.balancer.due(context.step):
             return False
         context.weights = self.balancer.update(context.active, context.model, context.collocation, terms,
-                                               context.weights, context.step)
+                                               context.weights, context.step, context.engine)
         self.weight_history.append((context.step, dict(context.weights)))
         return True
 

@@ -44,7 +44,7 @@ class Rollback(Hook):
         if len(self.rollbacks) >= self.allowed or self.good is None:
             tried = f" after {len(self.rollbacks)} rollback(s) with halved learning rates" if self.rollbacks else ""
             raise NonFiniteLossError(
-                f"{error}{tried}; try a smaller learning rate (--set lr=...), float64, or check "
+                f"{error}{tried}; try a smaller learning rate (--set adam.lr=...), float64, or check "
                 f"{term} for divisions; {self.checkpoint_note(context)}", error.term, error.step,
             ) from None
         old_scale, scale = self.good["lr_scale"], context.lr_scale / 2

@@ -57,7 +57,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from timing import Stopwatch  # noqa: E402  (the sibling module)
 from pinnlab.runtime.atomic import write_text  # noqa: E402
 from pinnlab.growth import (  # noqa: E402
     Adam,
@@ -141,13 +143,13 @@ def run_one(name: str, seed: int, odenet: bool, cycles: int = CYCLES, steps: int
             budget: int = BUDGET) -> dict:
     base = protocol_settings(name, seed, cycles, steps, budget)
     data = load_dataset(name, seed=seed)
-    started, cpu_started = time.perf_counter(), time.process_time()
+    watch, cpu_started = Stopwatch(), time.process_time()
     dwr = grow(data, DWRRefinement(Doerfler(0.5)), base).cycles
     uniform = grow(data, UniformRefinement(), base).cycles
     random = grow(data, RandomRefinement(Doerfler(0.5), seed=seed), base).cycles
     depths = [2**i for i in range(budget.bit_length())]
     fixed = fixed_depth_sweep(data, depths, replace(base, train_at_budget=False))
-    growth_s = time.perf_counter() - started
+    growth_s = watch.elapsed()
     best_fixed = max(c.test_accuracy for c in fixed)
     others = {"dwr": dwr, "random": random}
     row = {
@@ -311,9 +313,9 @@ def main() -> None:
             parser.error(f"--{flag} must be at least 1, got {getattr(args, flag)}")
     odenet = not args.no_odenet
     cycles, steps, budget = args.cycles, args.steps, args.budget
-    started = time.perf_counter()
+    watch = Stopwatch()
     rows = run_all(args.datasets, args.seeds, odenet, args.jobs, cycles=cycles, steps=steps, budget=budget)
-    total, cpu = time.perf_counter() - started, sum(row["cpu_s"] for row in rows)
+    total, cpu = watch.elapsed(), sum(row["cpu_s"] for row in rows)
     protocol = {"cycles": (cycles, CYCLES), "steps": (steps, STEPS), "budget": (budget, BUDGET)}
     command = (f"python benchmarks/growth.py --datasets {' '.join(args.datasets)} "
                f"--seeds {' '.join(map(str, args.seeds))}" + (" --no-odenet" if not odenet else "")

@@ -21,9 +21,12 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_description(threads: int) -> str:
-    return (f"{platform.system()} {platform.machine()}, {cpu_model()}, {os.cpu_count()} cores, "
-            f"torch {torch.__version__}, Python {platform.python_version()}, {threads} thread(s)")
+def machine_description(threads: int | None) -> str:
+    """System, CPU, cores, torch and Python, and the torch threads (left out when None: a
+    benchmark whose runs set their own)."""
+    text = (f"{platform.system()} {platform.machine()}, {cpu_model()}, {os.cpu_count()} cores, "
+            f"torch {torch.__version__}, Python {platform.python_version()}")
+    return text if threads is None else f"{text}, {threads} thread(s)"
 
 
 def revision() -> str:

@@ -24,7 +24,6 @@ import shlex
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,7 +32,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 from pinnlab.runtime.atomic import write_text  # noqa: E402
+from timing import timed  # noqa: E402  (the sibling module)
 
 METHODS = {
     "uniform": ["--set", "sampler=uniform", "--set", "refine=none"],
@@ -50,9 +51,7 @@ def run(equation: str, method: str, seed: int, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "pinnlab", "solve", str(ROOT / "equations" / f"{equation}.py"),
                    "--seed", str(seed), "--out", out, "--quiet", *METHODS[method], *extra]
-        started = time.perf_counter()
-        subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        elapsed = time.perf_counter() - started
+        _, elapsed = timed(subprocess.run, command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         metrics = json.loads((Path(out) / "metrics.json").read_text())
     error = float(np.mean(list(metrics["rel_l2"].values())))
     return {"seconds": elapsed, "rel_l2": error, "steps": metrics["steps"]}

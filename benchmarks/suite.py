@@ -6,9 +6,11 @@
 Each equation runs as its own ``pinnlab solve`` process (the whole command is timed, as a user
 sees it) with the settings in ``SUITE``: the module's defaults plus the overrides that buy its
 best accuracy. ``--deepxde`` also runs DeepXDE's own Burgers example (its network, points, 15000
-Adam steps and L-BFGS, as shipped in DeepXDE's examples) on the same machine. Rows are merged into
-``--out`` by equation, so a partial run updates its rows and keeps the others; each row says when
-and how it was measured.
+Adam steps and L-BFGS, as shipped in DeepXDE's examples) on the same machine. The runs go through
+the shared timing helper (benchmarks/timing.py), one round in the order given, and the machine load
+over them is printed at the end. Rows are merged into ``--out`` by equation, so a partial run
+updates its rows and keeps the others; each row says when, at which commit and on which machine it
+was measured.
 """
 
 from __future__ import annotations
@@ -18,16 +20,13 @@ import contextlib
 import io
 import math
 import os
-import platform
 import shlex
 import sys
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -36,7 +35,9 @@ sys.path.insert(0, str(ROOT))
 from pinnlab.runtime.atomic import write_text  # noqa: E402
 from pinnlab.problem.burgers_exact import burgers_sine  # noqa: E402
 from defaults import run  # noqa: E402  (the sibling scripts)
+from machine import machine_description, revision  # noqa: E402
 from residuals import deepxde_installed, import_deepxde  # noqa: E402
+from timing import interleaved, stopwatch  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,16 @@ class Entry:
 
 
 SUITE: dict[str, Entry] = {
-    "burgers": Entry(("--dtype", "float64", "--lbfgs-steps", "0", "--set", "second_order=ssbroyden",
-                      "--set", "second_order_steps=15000", "--set", "refine=rad", "--set", "refine_every=500"), 1e-5,
+    "burgers": Entry(("--dtype", "float64", "--set", "phases=adam,ssbroyden", "--set", "ssbroyden.steps=15000",
+                      "--set", "refine.method=rad", "--set", "refine.every=500"), 1e-5,
                      "Raissi et al. 2019: 6.7e-4"),
-    "poisson": Entry(("--set", "second_order=ssbroyden", "--set", "second_order_steps=3000"), 1e-6),
+    "poisson": Entry(("--set", "phases=adam,lbfgs,ssbroyden", "--set", "ssbroyden.steps=3000"), 1e-6),
     "helmholtz": Entry((), 1e-4),
     "heat": Entry(()),
     "wave": Entry(()),
     "allen_cahn": Entry((), None, "JAX-PI: 5.37e-5 (GPU, 300k Adam steps)"),
     "kdv": Entry((), 1e-3),  # PirateNets solves dispersion 0.022^2, not 0.0025
-    "kdv_zabusky_kruskal": Entry(("--set", "second_order_steps=15000"), None, "PirateNets: 4.3e-4"),
+    "kdv_zabusky_kruskal": Entry(("--set", "ssbroyden.steps=15000"), None, "PirateNets: 4.3e-4"),
     "kovasznay": Entry(()),
     "nls": Entry((), None, "Raissi et al. 2019: 1.97e-3 (on the modulus of h)"),  # no "|": a table cell
     "laplace_holes": Entry((), 5e-3),
@@ -116,13 +117,12 @@ def deepxde_burgers(seed: int) -> dict:
     initial = dde.icbc.IC(geometry, lambda x: -np.sin(np.pi * x[:, 0:1]), lambda _, on_initial: on_initial)
     data = dde.data.TimePDE(geometry, pde, [walls, initial], num_domain=2540, num_boundary=80, num_initial=160)
     model = dde.Model(data, dde.nn.FNN([2] + [20] * 3 + [1], "tanh", "Glorot normal"))
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
+    with stopwatch() as watch, contextlib.redirect_stdout(io.StringIO()):
         model.compile("adam", lr=1e-3)
         model.train(iterations=15000, verbose=0)
         model.compile("L-BFGS")
         model.train(verbose=0)
-    seconds = time.perf_counter() - started
+    seconds = watch.seconds
     lbfgs_iterations = int(model.train_state.step) - 15000
     # the reference grid of equations/burgers.py, from the Cole-Hopf formula
     x, t = np.linspace(-1, 1, 256), np.linspace(0, 0.99, 100)
@@ -160,6 +160,29 @@ def write_table(path: Path, rows: dict[str, list[str]]) -> None:
     write_text(path, "\n".join(lines) + "\n")
 
 
+def suite_run(equation: str, extra: list[str], machine: str, out: Path):
+    """A call that solves ``equation`` and merges its row into ``out``."""
+    def solve_and_write() -> None:
+        measured = row(equation, solve(equation, extra), extra, machine)
+        print("| " + " | ".join(measured) + " |", flush=True)
+        # read the table again just before writing: a suite run alongside may have added rows
+        write_table(out, {**read_rows(out), equation: measured})
+    return solve_and_write
+
+
+def deepxde_run(machine: str, out: Path) -> None:
+    """DeepXDE's Burgers example (seed 0), its row merged into ``out``."""
+    result = deepxde_burgers(seed=0)
+    name = "burgers (DeepXDE example)"
+    measured = [
+        name, f"u {result['rel_l2']['u']:.2e}", "-", f"{result['seconds']:.0f}", str(result["steps"]),
+        f"DeepXDE's example as shipped (float32): 2540 points, soft constraints, Adam 15000, then "
+        f"L-BFGS, which ran {result['lbfgs_iterations']} iterations", "-",
+        f"{date.today()}, {machine}, deepxde {import_deepxde().__version__}, training only"]
+    print("| " + " | ".join(measured) + " |", flush=True)
+    write_table(out, {**read_rows(out), name: measured})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--equations", nargs="*", default=None, choices=list(SUITE),
@@ -177,23 +200,15 @@ def main() -> None:
     if args.deepxde and not deepxde_installed():
         parser.error("--deepxde needs DeepXDE: pip install -e .[bench]")
 
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-    for equation in equations:
-        measured = row(equation, solve(equation, extra), extra, machine)
-        print("| " + " | ".join(measured) + " |", flush=True)
-        # read the table again just before writing: a suite run alongside may have added rows
-        write_table(args.out, {**read_rows(args.out), equation: measured})
+    if not equations and not args.deepxde:
+        parser.error("nothing to run: name --equations, or add --deepxde")
+    machine = f"commit {revision()}, {machine_description(None)}"
+    runs = {equation: suite_run(equation, extra, machine, args.out) for equation in equations}
     if args.deepxde:
-        result = deepxde_burgers(seed=0)
-        errors = f"u {result['rel_l2']['u']:.2e}"
-        rows = read_rows(args.out)
-        rows["burgers (DeepXDE example)"] = [
-            "burgers (DeepXDE example)", errors, "-", f"{result['seconds']:.0f}", str(result["steps"]),
-            f"DeepXDE's example as shipped (float32): 2540 points, soft constraints, Adam 15000, then "
-            f"L-BFGS, which ran {result['lbfgs_iterations']} iterations", "-",
-            f"{date.today()}, {machine}, deepxde {import_deepxde().__version__}, training only"]
-        print("| " + " | ".join(rows["burgers (DeepXDE example)"]) + " |", flush=True)
-        write_table(args.out, rows)
+        runs["burgers (DeepXDE example)"] = lambda: deepxde_run(machine, args.out)
+    # one round, in the order given: each run writes its row as soon as it ends
+    timing = interleaved(runs, 1, warmup=0, cpu_clock=lambda: sum(os.times()[:4]))
+    print(f"machine load over the runs: {timing.load.describe()}")
     print(f"table written to {args.out}")
 
 

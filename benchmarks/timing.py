@@ -25,8 +25,10 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 QUARTILE_LIMIT = 1.25
 MIN_ROUNDS = 5
@@ -86,6 +88,35 @@ class Timing:
     @property
     def quotable(self) -> bool:
         return all(r.quotable for r in self.ratios.values())
+
+
+class Stopwatch:
+    """Wall seconds of one block (``with stopwatch() as watch: ...; watch.seconds``): for the
+    benchmarks that time a whole run (a solve, a training of a given length) rather than a call
+    that ``interleaved`` repeats."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock, self.started, self.seconds = clock, clock(), float("nan")
+
+    def elapsed(self) -> float:
+        """Seconds since the block started (while it runs)."""
+        return self.clock() - self.started
+
+
+@contextmanager
+def stopwatch(clock: Callable[[], float] = time.perf_counter) -> Iterator[Stopwatch]:
+    watch = Stopwatch(clock)
+    try:
+        yield watch
+    finally:
+        watch.seconds = watch.elapsed()
+
+
+def timed(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``call(*args, **kwargs)`` and the wall seconds it took."""
+    with stopwatch() as watch:
+        result = call(*args, **kwargs)
+    return result, watch.seconds
 
 
 def summarise(ratios: list[float]) -> Ratio:

@@ -1,7 +1,7 @@
 """Wall time per optimizer step on the default Burgers setup: pinnlab against DeepXDE.
 
     python benchmarks/training.py [--adam-steps 200] [--lbfgs-iterations 100] [--repeats 5]
-                                  [--threads 2] [--set NAME=VALUE] [--table results/training.md]
+                                  [--threads 1] [--set NAME=VALUE] [--table results/training.md]
 
 pinnlab: ``equations/burgers.py`` with its defaults (width 20, depth 4, 4000 Sobol points,
 float32, the hard-constraint output transform), the model built once by ``build_model`` from the
@@ -34,11 +34,8 @@ import contextlib
 import copy
 import io
 import math
-import os
-import platform
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -50,10 +47,11 @@ from pinnlab import Problem, Settings, load_problem
 from pinnlab.runtime.atomic import write_text
 from pinnlab.model.field_model import build_model
 from pinnlab.solver.job import resolve_settings
+from pinnlab.training.resume import dotted_settings
 from pinnlab.training.plan import build_training
 from residuals import deepxde_installed, import_deepxde  # the sibling scripts (benchmarks/ is on sys.path)
-from machine import revision
-from timing import interleaved, summarise, verdict_note
+from machine import machine_description, revision
+from timing import interleaved, summarise, timed, verdict_note
 
 ROOT = Path(__file__).resolve().parent.parent
 EQUATION = ROOT / "equations" / "burgers.py"
@@ -67,12 +65,12 @@ Timing = dict[str, float]
 
 def default_settings(problem: Problem, args: argparse.Namespace) -> Settings:
     """What ``pinnlab solve equations/burgers.py`` runs with (plus ``--set``)."""
-    return resolve_settings(problem, {**args.overrides, "progress": False})
+    return resolve_settings(problem, {**args.overrides, "output.progress": False})
 
 
 def pinnlab_settings(problem: Problem, args: argparse.Namespace, steps: int, lbfgs_steps: int) -> Settings:
     """The default settings, with the step counts of one timed run."""
-    return default_settings(problem, args).replace({"steps": steps, "lbfgs_steps": lbfgs_steps}, "benchmark")
+    return default_settings(problem, args).replace({"adam.steps": steps, "lbfgs.steps": lbfgs_steps}, "benchmark")
 
 
 def pinnlab_model(problem: Problem, args: argparse.Namespace) -> torch.nn.Module:
@@ -81,7 +79,7 @@ def pinnlab_model(problem: Problem, args: argparse.Namespace) -> torch.nn.Module
     serves every timed run (each loads its start weights), as a compiled engine is compiled for a
     model: fresh models would compile again inside the timed runs."""
     settings = default_settings(problem, args)
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.numerics.seed)
     return build_model(problem, settings)
 
 
@@ -108,9 +106,7 @@ def pinnlab_run(problem: Problem, model: torch.nn.Module, settings: Settings,
             evaluations[lbfgs.optimizer] = lbfgs_counts(lbfgs.optimizer)[1]
 
     trainer = build_training(problem, model, settings, on_log=count)
-    started = time.perf_counter()
-    result = trainer.run()
-    seconds = time.perf_counter() - started
+    result, seconds = timed(trainer.run)
     return PinnlabRun(seconds, result.lbfgs_iterations, sum(evaluations.values()), result.lbfgs_stop,
                       copy.deepcopy(model.state_dict()))
 
@@ -155,7 +151,7 @@ def lbfgs_timing(runs: list[tuple[float, int, int]]) -> Timing:
 
 def deepxde_model(dde: ModuleType, settings: Settings) -> Any:
     """DeepXDE's Burgers example with pinnlab's network size and point count, compiled for Adam."""
-    dde.config.set_random_seed(settings.seed)
+    dde.config.set_random_seed(settings.numerics.seed)
 
     def pde(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         u_x, u_t = dde.grad.jacobian(u, x, i=0, j=0), dde.grad.jacobian(u, x, i=0, j=1)
@@ -166,21 +162,19 @@ def deepxde_model(dde: ModuleType, settings: Settings) -> Any:
         return -torch.sin(math.pi * space) + t * (1 - space**2) * u
 
     geometry = dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 0.99))
-    data = dde.data.TimePDE(geometry, pde, [], num_domain=settings.points, num_boundary=0, num_initial=0)
-    net = dde.nn.FNN([2] + [settings.width] * settings.depth + [1], "tanh", "Glorot normal")
+    data = dde.data.TimePDE(geometry, pde, [], num_domain=settings.sampling.points, num_boundary=0, num_initial=0)
+    net = dde.nn.FNN([2] + [settings.network.width] * settings.network.depth + [1], "tanh", "Glorot normal")
     net.apply_output_transform(hard_constraints)
     model = dde.Model(data, net)
     with contextlib.redirect_stdout(io.StringIO()):
-        model.compile("adam", lr=settings.lr)
+        model.compile("adam", lr=settings.phase("adam").lr)
     return model
 
 
 def deepxde_train(model: Any, **kwargs: Any) -> float:
     """Seconds of ``model.train(...)``, its printing silenced."""
     with contextlib.redirect_stdout(io.StringIO()):
-        started = time.perf_counter()
-        model.train(verbose=0, **kwargs)
-        return time.perf_counter() - started
+        return timed(model.train, verbose=0, **kwargs)[1]
 
 
 def deepxde_adam(dde: ModuleType, settings: Settings, args: argparse.Namespace) -> tuple[Timing, Any]:
@@ -228,14 +222,15 @@ def report(args: argparse.Namespace, settings: Settings, pinnlab_runs: list[Timi
            dde: ModuleType | None, load: str) -> list[str]:
     pinnlab, deepxde = medians(pinnlab_runs), medians(deepxde_runs) if deepxde_runs else None
     command = " ".join(["python benchmarks/training.py", *args.argv])
-    versions = f"torch {torch.__version__}" + (f", deepxde {dde.__version__}" if dde else "")
-    chosen = settings.as_dict()
-    shown = ", ".join(f"{k}={chosen[k]}" for k in ("width", "depth", "points", "dtype", "engine", "compile",
-                                                   "log_every", "lbfgs_history") if k in chosen)
+    versions = f", deepxde {dde.__version__}" if dde else ""
+    chosen = dotted_settings(settings.as_nested())
+    shown = ", ".join(f"{k}={chosen[k]}" for k in ("network.width", "network.depth", "sampling.points",
+                                                   "numerics.dtype", "numerics.engine", "numerics.compile",
+                                                   "output.log_every", "lbfgs.history") if k in chosen)
     lines = [
         "# Training step time, default Burgers setup", "",
-        (f"`{command}` on {platform.platform()}, {os.cpu_count()} cores, {versions}, "
-         f"{torch.get_num_threads()} threads, commit {revision()}; {load}."), "",
+        (f"`{command}`, commit {revision()}, {machine_description(torch.get_num_threads())}{versions}; "
+         f"{load}."), "",
         (f"pinnlab settings: {shown}. Medians of {args.repeats} repeats; Adam over {args.adam_steps} "
          f"steps, L-BFGS over {args.lbfgs_iterations} iterations, after warm-up (see the script's "
          "docstring). The sides alternate, the first side changing each repeat. " + verdict_note()), "",
@@ -264,7 +259,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
     dde = import_deepxde() if deepxde_installed() else None
     if dde is None:
         print("DeepXDE is not installed (pip install -e '.[bench]'): timing pinnlab only.", flush=True)
-    if settings.dtype == "float64" and dde is not None:
+    if settings.numerics.dtype == "float64" and dde is not None:
         dde.config.set_default_float("float64")
     pinnlab_timings: list[Timing] = []
     deepxde_timings: list[Timing] = []
@@ -303,9 +298,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="L-BFGS iterations of the shorter run; a multiple of log_every (50) keeps its "
                              "chunks the first chunks of the longer run")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of each side, alternating")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a pinnlab setting (repeatable), e.g. engine=jets; applies to DeepXDE's "
+                        help="a pinnlab setting (repeatable), e.g. numerics.engine=jets; applies to DeepXDE's "
                              "network size, points and dtype too")
     parser.add_argument("--table", type=Path, default=ROOT / "results" / "training.md")
     args = parser.parse_args(argv)

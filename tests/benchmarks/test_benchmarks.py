@@ -101,3 +101,32 @@ def test_disagreeing_methods_stop_the_run(bench: ModuleType, monkeypatch: pytest
     cases = {"burgers": bench.make_case("burgers")}
     with pytest.raises(SystemExit, match="agreement check FAILED for burgers/pinnlab"):
         bench.check_agreement(cases, ["pinnlab", "autograd"], bench.parse_args([]))
+
+
+deepxde_needed = pytest.mark.skipif(importlib.util.find_spec("deepxde") is None,
+                                    reason="DeepXDE is a benchmark dependency (pip install -e '.[bench]')")
+
+
+@deepxde_needed
+def test_every_case_computes_the_same_residual_in_both_libraries(bench: ModuleType) -> None:
+    args = bench.parse_args([])
+    dde = bench.import_deepxde()
+    assert set(bench.PROBLEMS) == {"burgers", "burgers-hard", "kdv", "ks", "poisson10"}
+    for name in bench.PROBLEMS:
+        difference = bench.agreement(bench.make_case(name), ["pinnlab", "autograd", "deepxde"], args, dde)
+        assert set(difference) == {"pinnlab", "deepxde", "pinnlab vs deepxde"}, name
+        assert max(difference.values()) <= bench.TOLERANCE["float32"], (name, difference)
+
+
+@deepxde_needed
+def test_a_deepxde_residual_that_differs_stops_the_run(bench: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    case = bench.make_case("kdv")
+
+    def wrong_dispersion(grad, x, u):  # 0.0025 u_xxx written as 0.025 u_xxx
+        return case.deepxde_residual(grad, x, u) + 0.0225 * grad.jacobian(grad.hessian(u, x, i=0, j=0), x, i=0, j=0)
+
+    cases = {"kdv": dataclasses.replace(case, deepxde_residual=wrong_dispersion)}
+    with pytest.raises(SystemExit, match="agreement check FAILED for kdv/deepxde, kdv/pinnlab vs deepxde"):
+        bench.check_agreement(cases, ["pinnlab", "autograd", "deepxde"], bench.parse_args([]))

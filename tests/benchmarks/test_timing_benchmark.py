@@ -106,3 +106,20 @@ def test_bad_arguments_say_what_is_wrong() -> None:
 def test_real_clock_runs() -> None:
     result = timing.interleaved({"a": lambda: sum(range(1000)), "b": lambda: sum(range(3000))}, 5, "a", repeats=20)
     assert result.ratios["b"].median > 1.0 and result.load.wall_seconds > 0
+
+
+def test_stopwatch_and_timed_read_the_clock_around_the_block() -> None:
+    ticks = iter([10.0, 12.5, 13.0])
+    with timing.stopwatch(clock=lambda: next(ticks)) as watch:
+        assert watch.elapsed() == 2.5  # while the block runs
+    assert watch.seconds == 3.0
+    result, seconds = timing.timed(sum, [1, 2, 3])
+    assert result == 6 and 0 <= seconds < 1
+
+
+def test_a_stopwatch_records_the_time_of_a_block_that_raises() -> None:
+    ticks = iter([0.0, 4.0])
+    with pytest.raises(RuntimeError):
+        with timing.stopwatch(clock=lambda: next(ticks)) as watch:
+            raise RuntimeError("the run failed")
+    assert watch.seconds == 4.0

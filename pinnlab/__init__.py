@@ -4,7 +4,7 @@ Write a PDE as a plain Python module (see ``pinnlab.problem.equation_module``) a
 ``pinnlab solve path.py`` or, from Python, ``pinnlab.solve(pinnlab.load_problem(path), ...)``.
 """
 
-__version__ = "0.1.0"
+from pinnlab.runtime.version import __version__
 
 from pinnlab.problem.binding import EquationError
 from pinnlab.problem.conditions import Dirichlet, Initial, InitialRate, Neumann, Periodic, Robin

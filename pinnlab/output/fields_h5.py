@@ -187,7 +187,7 @@ def versions() -> dict[str, str]:
     """Versions of what wrote the file, so a result can be traced and reproduced."""
     import torch
 
-    from pinnlab import __version__
+    from pinnlab.runtime.version import __version__
 
     return {"pinnlab": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "h5py": h5py.__version__, "python": platform.python_version()}

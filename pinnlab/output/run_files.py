@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from pinnlab import __version__
+from pinnlab.runtime.version import __version__
 from pinnlab.output.evaluation import condition_residual_values, evaluate_in_chunks
 from pinnlab.output.fields_h5 import spatial_inputs
 from pinnlab.output.fields_writer import write_fields

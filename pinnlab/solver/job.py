@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from pinnlab import __version__
+from pinnlab.runtime.version import __version__
 from pinnlab.runtime import distributed
 from pinnlab.runtime.atomic import check_free_space, check_writable, remove_stale_temporaries
 from pinnlab.problem.binding import EquationError

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import torch
 
-from pinnlab import __version__
+from pinnlab.runtime.version import __version__
 from pinnlab.geometry.sampling import Sampler
 from pinnlab.problem.equation_module import Problem
 from pinnlab.runtime import distributed

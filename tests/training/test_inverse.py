@@ -26,6 +26,8 @@ from pinnlab.training.losses import loss_terms, term_weights
 from pinnlab.training.residual_vector import residual_jacobian, residual_vector
 from pinnlab.training.trainer import train
 
+from training.test_checkpoints import Interrupt, run_until
+
 SMALL = {"sampling.points": 64, "network.width": 12, "network.depth": 2, "numerics.dtype": "float64",
          "numerics.threads": 1, "output.progress": False, "output.log_every": 10}
 
@@ -87,10 +89,6 @@ def test_the_residual_vector_holds_the_data_and_its_jacobian_the_unknown():
     torch.testing.assert_close(J[:, column], (up - down) / (2 * h), rtol=1e-6, atol=1e-9)
 
 
-class Interrupt(Exception):
-    pass
-
-
 @pytest.mark.parametrize("overrides, stop_at", [
     ({"phases": "adam,lbfgs", "adam.steps": 60, "lbfgs.steps": 80}, 95),  # inside L-BFGS
     ({"phases": "adam,lm", "adam.steps": 60, "lm.steps": 40}, 85),         # inside Levenberg-Marquardt
@@ -99,23 +97,13 @@ def test_a_resumed_run_ends_bit_identical_with_the_same_unknown(tmp_path, overri
     problem = decay(noise=0.01)
     settings = resolve_settings(problem, {**SMALL, "checkpoint.every": 20, **overrides})
 
-    def run(store, stop=None, resume=False):
-        torch.manual_seed(settings.numerics.seed)
-        model = build_model(problem, settings)
-
-        def on_log(step, _losses):
-            if stop is not None and step >= stop:
-                raise Interrupt
-
-        return train(problem, model, settings, on_log, store, store.load("last") if resume else None), model
-
-    whole, whole_model = run(CheckpointStore(tmp_path / "whole"))
+    whole, whole_model = run_until(problem, settings, CheckpointStore(tmp_path / "whole"))
     store = CheckpointStore(tmp_path / "split")
     with pytest.raises(Interrupt):
-        run(store, stop=stop_at)
+        run_until(problem, settings, store, stop_at=stop_at)
     saved = torch.load(store.last, weights_only=True)
     assert 0 < saved["step"] < whole.steps and "unknowns.raw_k" in saved["model"]
-    resumed, resumed_model = run(store, resume=True)
+    resumed, resumed_model = run_until(problem, settings, store, resume=True)
     assert resumed.resumed_from == saved["step"]
     for name, value in whole_model.state_dict().items():
         assert torch.equal(value, resumed_model.state_dict()[name]), name

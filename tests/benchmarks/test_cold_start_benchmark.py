@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from markdown_tables import markdown_tables
+from tests.markdown_tables import markdown_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "cold_start.py"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from markdown_tables import markdown_tables
+from tests.markdown_tables import markdown_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from markdown_tables import markdown_tables
+from tests.markdown_tables import markdown_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "growth.py"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from markdown_tables import markdown_tables
+from tests.markdown_tables import markdown_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "time_to_accuracy.py"

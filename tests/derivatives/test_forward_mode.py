@@ -11,7 +11,7 @@ from pinnlab.derivatives.derivative import Derivative
 from pinnlab.derivatives.engines import Autograd, ForwardMode, field_derivatives
 from pinnlab.model.field_model import FieldModel
 from pinnlab.model.network import MLP
-from derivatives.test_jets import assert_like_autograd
+from tests.derivatives.test_jets import assert_like_autograd
 
 REQUESTS = [(), (0,), (1,), (0, 1), (1, 1), (0, 0, 1), (0, 0, 0, 0), (0, 1, 1, 1)]
 

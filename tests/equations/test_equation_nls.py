@@ -9,7 +9,7 @@ import torch
 
 from pinnlab import Interval, load_problem, resolve_settings
 from pinnlab.solver.job import evaluation_grid, relative_l2
-from equations.test_equation_kdv import solve_first_tenth  # the same short solve on t in [0, 0.1]
+from tests.equations.test_equation_kdv import solve_first_tenth  # the same short solve on t in [0, 0.1]
 
 NLS = load_problem("equations/nls.py")
 

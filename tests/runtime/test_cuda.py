@@ -15,8 +15,8 @@ from pinnlab.training.losses import residual_values
 from pinnlab.training.collocation import sample_interior
 from pinnlab.model.field_model import build_model
 from pinnlab.geometry.sampling import make_sampler
-from training.test_checkpoints import QUICK, Interrupt, poisson, run_until
-from training.test_second_order import pinn_losses
+from tests.training.test_checkpoints import QUICK, Interrupt, poisson, run_until
+from tests.training.test_second_order import pinn_losses
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here (the GPU machine runs these)")
 CUDA = torch.device("cuda")

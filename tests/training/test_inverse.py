@@ -26,7 +26,7 @@ from pinnlab.training.losses import loss_terms, term_weights
 from pinnlab.training.residual_vector import residual_jacobian, residual_vector
 from pinnlab.training.trainer import train
 
-from training.test_checkpoints import Interrupt, run_until
+from tests.training.test_checkpoints import Interrupt, run_until
 
 SMALL = {"sampling.points": 64, "network.width": 12, "network.depth": 2, "numerics.dtype": "float64",
          "numerics.threads": 1, "output.progress": False, "output.log_every": 10}

@@ -3,8 +3,10 @@ fields.h5's ``/unknowns_history`` group, the figure ``unknowns.png``, the summar
 data set's points with the fit there (fields.h5's ``/points/data_<name>``).
 
 metrics.json: ``"unknowns": {name: {"value": v, "true": t or null, "relative_error": (v - t) / |t|
-or null, "std": s or null}}``; ``std`` is the Gauss-Newton standard deviation where the last
-phase was Levenberg-Marquardt or a dense quasi-Newton method (pinnlab/training/uncertainty.py).
+or null, "std": s or null, "std_misfit": s or null, "remaining": d or null}}``; ``std`` is the
+Gauss-Newton standard deviation where the last phase was Levenberg-Marquardt or a dense
+quasi-Newton method, sqrt(std_misfit^2 + remaining^2): the residuals' misfit and the change one
+more Gauss-Newton step would make (pinnlab/training/uncertainty.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ __all__ = ["data_clouds", "history_arrays", "plot_unknowns", "summary", "unknown
 
 def unknowns_metrics(unknowns: Mapping[str, Unknown], record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """metrics.json's ``unknowns`` from the training's record (``TrainingResult.unknowns``)."""
-    history, stds = record.get("history", {}), record.get("std", {})
+    history = record.get("history", {})
+    parts = {part: record.get(part, {}) for part in ("std", "std_misfit", "remaining")}
     found = {}
     for name, unknown in unknowns.items():
         value = float(history[name][-1])
@@ -34,7 +37,8 @@ def unknowns_metrics(unknowns: Mapping[str, Unknown], record: Mapping[str, Any])
         error = None
         if true is not None:
             error = (value - true) / abs(true) if true != 0 else value - true
-        found[name] = {"value": value, "true": true, "relative_error": error, "std": stds.get(name)}
+        found[name] = {"value": value, "true": true, "relative_error": error,
+                       **{part: values.get(name) for part, values in parts.items()}}
     return found
 
 

@@ -32,7 +32,15 @@ def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocati
     """(evaluate, inputs) per group of rows: the residual functions together at the interior
     points, then each condition at its batch, then each data set at its points; ``evaluate`` takes a batch of points' inputs and
     returns their scaled residuals, shape (points, k), derivatives taken by ``engine``."""
-    groups: list[Group] = []
+    return list(named_term_groups(problem, model, collocation, weights, engine).values())
+
+
+def named_term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocation,
+                      weights: Mapping[str, float], engine: Engine | None) -> dict[str, Group]:
+    """``term_groups`` keyed by what the rows are: the weighted residual functions' names joined by
+    "+" (e.g. "residual", "momentum+continuity"), then each weighted condition's and data set's
+    name."""
+    groups: dict[str, Group] = {}
     interior = collocation.interior
     names = [n for n in problem.residuals if weights[n] != 0.0]
     if names:
@@ -42,7 +50,7 @@ def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocati
             values = residual_values(problem, model, points, engine=engine)
             return torch.stack([values[n] * scales[n] for n in names], dim=1)
 
-        groups.append((residuals, (interior,)))
+        groups["+".join(names)] = (residuals, (interior,))
     for name, batch in collocation.conditions.items():
         if weights[name] == 0.0:
             continue
@@ -53,7 +61,7 @@ def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocati
             value = condition_residual(problem, model, name, batch, engine=engine)
             return value.reshape(points.shape[0], -1) * scale
 
-        groups.append((condition, (batch.points, batch.target, batch.normals, batch.partners)))
+        groups[name] = (condition, (batch.points, batch.target, batch.normals, batch.partners))
     for name, observed in problem.data.items():
         if weights[name] == 0.0:
             continue
@@ -63,7 +71,7 @@ def term_groups(problem: Problem, model: torch.nn.Module, collocation: Collocati
         def misfit(points, values, name=name, scale=scale) -> torch.Tensor:
             return data_misfit(problem, model, name, points, values, engine) * scale
 
-        groups.append((misfit, (points, values)))
+        groups[name] = (misfit, (points, values))
     return groups
 
 
@@ -71,10 +79,16 @@ def residual_vector(problem: Problem, model: torch.nn.Module, collocation: Collo
                     weights: Mapping[str, float], engine: Engine | None = None) -> torch.Tensor:
     """r with |r|^2 the weighted total loss (detached), derivatives taken by ``engine`` (the
     training engine; None: pinnlab.derivatives.engines.DEFAULT)."""
+    return torch.cat(list(residual_parts(problem, model, collocation, weights, engine).values()))
+
+
+def residual_parts(problem: Problem, model: torch.nn.Module, collocation: Collocation,
+                   weights: Mapping[str, float], engine: Engine | None = None) -> dict[str, torch.Tensor]:
+    """``residual_vector`` cut into its groups of rows, keyed as ``named_term_groups``, in order."""
     with torch.enable_grad():  # nested autograd needs it for the input derivatives
-        parts = [evaluate(*inputs).detach().reshape(-1)
-                 for evaluate, inputs in term_groups(problem, model, collocation, weights, engine)]
-    return torch.cat(parts)
+        return {name: evaluate(*inputs).detach().reshape(-1)
+                for name, (evaluate, inputs)
+                in named_term_groups(problem, model, collocation, weights, engine).items()}
 
 
 def residual_jacobian(problem: Problem, model: torch.nn.Module, collocation: Collocation,

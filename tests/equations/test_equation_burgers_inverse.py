@@ -94,11 +94,14 @@ def test_the_modules_load_from_a_folder_of_their_own(tmp_path, monkeypatch):
     np.testing.assert_array_equal(clean.data["samples"].points, load_problem(REPO / CLEAN).data["samples"].points)
 
 
-def test_a_short_solve_identifies_both_coefficients_from_clean_samples(tmp_path):
+def test_a_short_solve_identifies_both_coefficients_from_clean_samples_within_two_std(tmp_path):
     unknowns = solve(CLEAN, tmp_path / "clean")
     for name in ("lambda_1", "lambda_2"):
-        assert abs(unknowns[name]["relative_error"]) < 5e-4, (name, unknowns[name])  # 3.4e-5, 8.5e-5
-        assert unknowns[name]["std"] > 0
+        entry = unknowns[name]
+        assert abs(entry["relative_error"]) < 5e-4, (name, entry)  # 3.4e-5, 8.5e-5
+        # with clean samples the error is the fit's bias, which the physics rows' share of the
+        # covariance covers (from the data rows alone lambda_2's std was 2.5 times smaller)
+        assert abs(entry["value"] - entry["true"]) <= 2 * entry["std"], (name, entry)
     assert (tmp_path / "clean" / "unknowns.png").stat().st_size > 0
 
 

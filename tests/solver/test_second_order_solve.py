@@ -39,7 +39,7 @@ def test_levenberg_marquardt_phase_solves_helmholtz_where_adam_alone_does_not():
     model = build_model(HELMHOLTZ, settings)
     result = train(HELMHOLTZ, model, settings)
     assert relative_error(model, HELMHOLTZ) < 5e-2  # 2.2e-2 after 60 iterations when measured
-    assert result.second_order_stop == "reached second_order_steps=80"
+    assert result.second_order_stop == "reached lm.steps=80"
     assert result.phases[-1] == (200, "lm") and result.steps == 280
     losses = result.history["total"]
     lm_losses = [loss for step, loss in zip(result.history["step"], losses) if step >= 200]
@@ -78,7 +78,7 @@ def test_points_are_refined_inside_the_second_order_phase(method):
     assert [r.step for r in result.refinements] == [10, 20, 30, 40]  # two in Adam, two in the phase (from 20)
     assert [len(r.points) for r in result.refinements] == [115, 130, 145, 160]
     assert len(result.collocation.interior) == 160
-    assert result.second_order_stop == "reached second_order_steps=30" and result.steps == 50
+    assert result.second_order_stop == f"reached {method}.steps=30" and result.steps == 50
     for record in result.refinements[2:]:  # the 15 added points carry the largest residuals
         added, kept = record.residual[-15:], record.residual[:-15]
         assert added.min() >= np.quantile(kept, 0.5)

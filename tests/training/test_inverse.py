@@ -155,6 +155,21 @@ def test_the_reported_std_matches_the_spread_over_noisy_draws():
     assert abs(np.mean(estimates) - 2.0) < 3 * spread / math.sqrt(10) + 3e-3
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_remaining_step_predicts_the_error_of_a_run_stopped_early(seed):
+    """Two Levenberg-Marquardt iterations leave k far from 2 (measured errors -0.25, -1.18, -1.14);
+    the Gauss-Newton step from there predicts 88 to 95% of the error, and the std it enters
+    covers the truth."""
+    result, _ = fit(decay(), {"network.width": 16, "sampling.points": 100, "phases": "adam,lm",
+                              "adam.steps": 300, "lm.steps": 2, "output.log_every": 50, "numerics.seed": seed})
+    k, record = result.unknowns["history"]["k"][-1], result.unknowns
+    error, remaining = k - 2.0, record["remaining"]["k"]
+    assert abs(error) > 0.1
+    assert abs(error + remaining) < 0.25 * abs(error)
+    assert record["std"]["k"] == pytest.approx(math.hypot(record["std_misfit"]["k"], remaining))
+    assert abs(error) <= 2 * record["std"]["k"]
+
+
 def test_no_std_without_a_second_order_last_phase():
     result, _ = fit(decay(noise=0.01), {"phases": "adam,lbfgs", "adam.steps": 50, "lbfgs.steps": 50})
     assert result.unknowns["std"] == {}

@@ -145,7 +145,7 @@ def test_marching_resumes_bit_identical(tmp_path):
 
 @pytest.mark.parametrize("method", ["ssbroyden", "lm"])
 def test_second_order_methods_march_window_by_window(method):
-    """With lbfgs_steps=0 the second-order phase trains every window: Adam on window 1, then an
+    """With lbfgs.steps=0 the second-order phase trains every window: Adam on window 1, then an
     equal share of the phase per window, each starting from the previous window's end state."""
     settings = resolve_settings(HEAT, {**QUICK, "adam.steps": 20, "lbfgs.steps": 0, "curriculum.windows": 3,
                                        "phases": f"adam,lbfgs,{method}", f"{method}.steps": 60})
@@ -157,7 +157,7 @@ def test_second_order_methods_march_window_by_window(method):
     run = trainer(HEAT, settings, on_log=look)
     result = run.run()
     assert [(s, round(t, 12)) for s, t in result.stages] == [(0, round(1 / 3, 12)), (40, round(2 / 3, 12)), (60, 1.0)]
-    assert result.steps == 80 and result.second_order_stop == "reached second_order_steps=60"
+    assert result.steps == 80 and result.second_order_stop == f"reached {method}.steps=60"
     assert isinstance(result.solution, TimeMarchedModel) and len(result.solution.pieces) == 3
     for stage in (2, 3):  # window k starts from window k-1's network at t_{k-1}
         batch = starts[stage]

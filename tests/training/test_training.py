@@ -55,7 +55,7 @@ def test_a_chunk_out_of_evaluations_continues_with_the_same_optimizer(monkeypatc
     assert capped, "no chunk ran out of evaluations; the test needs one"
     assert len(made) == 1  # never restarted (it would have lost its curvature pairs) ...
     assert result.lbfgs_iterations == 80  # ... nor stopped (lbfgs_restarts=0 left no restart)
-    assert result.lbfgs_stop == "reached lbfgs_steps=80"
+    assert result.lbfgs_stop == "reached lbfgs.steps=80"
 
 
 def test_a_true_stall_still_restarts(monkeypatch):

@@ -85,7 +85,7 @@ class LBFGS:
         if self.optimizer is None:
             context.phase_started(self)
             self.optimizer = self.new_optimizer(context.lr_scale)
-            self.stop = f"reached lbfgs_steps={steps}"
+            self.stop = f"reached lbfgs.steps={steps}"
             if context.step == 0:  # nothing before: record where L-BFGS starts from
                 context.record(self.name)
         optimizer = self.optimizer
@@ -161,5 +161,5 @@ class LBFGS:
         self.done, self.restarts, self.stop = state["done"], state["restarts"], state["stop"]
         changed = state["steps"] != self.steps  # a changed budget applies from here on
         self.reopened = changed and self.done < self.steps
-        if changed and self.stop.startswith("reached lbfgs_steps="):
-            self.stop = f"reached lbfgs_steps={self.steps}"
+        if changed and self.stop.startswith(("reached lbfgs_steps=", "reached lbfgs.steps=")):
+            self.stop = f"reached lbfgs.steps={self.steps}"  # (the first: a checkpoint of pinnlab 0.1)

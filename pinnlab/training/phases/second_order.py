@@ -56,7 +56,7 @@ class SecondOrderPhase:
             return
         if self.method is None:
             self.method = self.new_method()
-            self.stop = f"reached second_order_steps={self.steps}"
+            self.stop = f"reached {self.name}.steps={self.steps}"
             context.phase_started(self)
         ended_early = False
         while (remaining := self.steps - self.done) > 0:
@@ -106,5 +106,5 @@ class SecondOrderPhase:
         self.done, self.stop = state["done"], state["stop"]
         changed = state["steps"] != self.steps  # a changed budget applies from here on
         self.reopened = changed and self.done < self.steps
-        if changed and self.stop.startswith("reached second_order_steps="):
-            self.stop = f"reached second_order_steps={self.steps}"
+        if changed and self.stop.startswith(("reached second_order_steps=", f"reached {self.name}.steps=")):
+            self.stop = f"reached {self.name}.steps={self.steps}"  # (the first: a checkpoint of pinnlab 0.1)

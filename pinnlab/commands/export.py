@@ -1,5 +1,5 @@
 """Command line of ``pinnlab export RUN_DIR [--grid 512x256] [--times ...] [--fields ...] [--out FILE]
-[--set numerics.threads=N]``."""
+[--at nu=0.01] [--set numerics.threads=N]``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
                                          "names or 'residual' for all (default: every field and residual)")
     parser.add_argument("--out", type=Path, help="HDF5 file to write (default RUN_DIR/export.h5); "
                                                  "an .xdmf file is written beside it")
+    parser.add_argument("--at", help="the instance of a family (a module with 'parameters') to export, "
+                                     "e.g. nu=0.01 or nu=0.01,k=2")
     parser.add_argument("--equation", type=Path,
                         help="equation module to rebuild the model with (default: the one model.pt records)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: the solve's device)")
@@ -56,7 +58,7 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"pinnlab export: note: {note}", file=sys.stderr)
     result = export(args.run_dir, args.grid, times=args.times, fields=args.fields, out=args.out,
                     equation=args.equation, device=args.device, chunk=args.chunk,
-                    show_progress=not args.quiet, threads=threads)
+                    show_progress=not args.quiet, threads=threads, at=args.at)
     for note in result.notes:
         print(f"pinnlab export: note: {note}", file=sys.stderr)
     print(f"{'x'.join(map(str, result.shape))} grid written to {result.path} (open {result.xdmf} in ParaView)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -81,6 +82,38 @@ class FieldModel(nn.Module):
         )
 
 
+class InstanceModel(nn.Module):
+    """One member of a family (pinnlab/problem/parameters.py): the family's model with its
+    parameter inputs fixed at ``values``, so it maps physical points (N, d) to fields like the
+    model of an ordinary problem (the problem being ``Problem.instance(values)``).
+
+    It is a view: its parameters and state_dict are the family model's own (a model.pt written
+    from it is the family's), and derivatives are taken through the appended columns, which no
+    derivative involves."""
+
+    def __init__(self, family: FieldModel, values: Mapping[str, float], names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.family = family
+        self.fields = family.fields
+        self.values = {name: float(values[name]) for name in names}
+        self.register_buffer("columns", torch.tensor([self.values[n] for n in names], dtype=torch.float64),
+                             persistent=False)
+
+    @property
+    def unknowns(self) -> UnknownValues:
+        return self.family.unknowns
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        columns = self.columns.to(dtype=x.dtype, device=x.device).expand(x.shape[0], -1)
+        return self.family(torch.cat([x, columns], dim=1))
+
+    def state_dict(self, *args, **kwargs):  # type: ignore[override]
+        return self.family.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, *args, **kwargs):  # type: ignore[override]
+        return self.family.load_state_dict(*args, **kwargs)
+
+
 def unknown_values(model: nn.Module) -> dict[str, torch.Tensor]:
     """The live values of ``model``'s unknowns by name ({} for a model without them)."""
     unknowns = getattr(model, "unknowns", None)
@@ -92,9 +125,12 @@ def build_model(problem: Problem, settings: Settings) -> FieldModel:
     transform, in ``numerics.dtype`` on ``numerics.device``. The derivative engine is chosen
     apart from it (pinnlab/derivatives/engines.py: resolve_engine)."""
     lower, upper = problem.domain.bounds()
+    if problem.parameters:  # a family: the parameters are inputs after the physical ones, scaled by their box
+        lower = np.concatenate([lower, problem.parameters.lower])
+        upper = np.concatenate([upper, problem.parameters.upper])
     shape, numerics = settings.network, settings.numerics
     network = MLP(
-        in_dim=len(problem.inputs), out_dim=len(problem.fields), width=shape.width,
+        in_dim=len(problem.point_names), out_dim=len(problem.fields), width=shape.width,
         depth=shape.depth, activation=shape.activation, lower=lower, upper=upper,
         fourier_features=shape.fourier_features, fourier_scale=shape.fourier_scale,
         seed=numerics.seed, periodic=periodic_inputs(problem, shape.periodic),

@@ -36,7 +36,10 @@ def default_grid(problem: Problem) -> tuple[int, ...]:
 
 def evaluation_grid(problem: Problem, settings: Settings) -> ReferenceGrid:
     """The reference's own grid when it has one, else ``output.grid`` (empty: :func:`default_grid`)
-    over the bounding box."""
+    over the bounding box. A family's (pinnlab/problem/parameters.py) is that of its first
+    held-out instance; pinnlab/output/family.py judges each instance on its own."""
+    if problem.parameters:
+        problem = problem.instance(problem.held_out[0])
     shape = tuple(settings.output.grid) or default_grid(problem)
     if len(shape) != len(problem.inputs):
         raise ValueError(f"grid: {len(shape)} sizes given for {len(problem.inputs)} inputs")

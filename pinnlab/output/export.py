@@ -11,7 +11,7 @@ HDF5 file in the ``pinnlab-fields`` layout with an XDMF file beside it. Memory h
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,8 @@ from pinnlab.derivatives.derivative import (
     parse_derivative,
 )
 from pinnlab.output.evaluation import CHUNK, evaluate
+from pinnlab.output.family import instance_of
+from pinnlab.problem.parameters import parse_instance
 from pinnlab.output.fields_writer import open_fields
 from pinnlab.problem.gauges import GaugeShift, pin_shift, records
 from pinnlab.output.grid_blocks import block_points, grid_blocks
@@ -251,19 +253,22 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
            times: str | Sequence[float] | None = None, fields: str | Sequence[str] | None = None,
            out: str | Path | None = None, equation: str | Path | None = None,
            device: str | None = None, chunk: int = CHUNK, show_progress: bool = True,
-           threads: int | None = None) -> ExportResult:
+           threads: int | None = None, at: str | Mapping[str, float] | None = None) -> ExportResult:
     """Evaluate the model saved in ``run_dir`` on a grid; write ``out`` (HDF5) and its XDMF.
 
     ``out`` defaults to ``run_dir/export.h5``. Reference and error are written when the problem's
     reference is an ``Exact`` function (tabulated ``GridData`` and ``TableData`` have their own
     points). A gauged field (``gauges`` in the module) is shifted as in the solve, its constant
     taken on the export grid (see :func:`export_shifts`). ``threads`` replaces the solve's
-    ``threads`` setting. Everything is checked before the first point is evaluated.
+    ``threads`` setting. A family (``parameters`` in the module) is exported one instance at a
+    time: ``at`` gives its values (``"nu=0.01"`` or ``{"nu": 0.01}``), inside the trained box.
+    Everything is checked before the first point is evaluated.
     """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1 point, got {chunk}")
     run = load_run(run_dir, equation, device)
     problem, settings, model = run.problem, run.settings, run.model
+    problem, model = chosen_instance(problem, model, at)
     if threads is not None:
         settings = settings.replace({"numerics.threads": threads}, "--set threads")
     time_values = parse_times(times, problem)
@@ -314,6 +319,22 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
                 bar.update(block.size)
     xdmf = write_xdmf(out)
     return ExportResult(out, xdmf, sizes, selection, notes)
+
+
+def chosen_instance(problem: Problem, model: torch.nn.Module,
+                    at: str | Mapping[str, float] | None) -> tuple[Problem, torch.nn.Module]:
+    """The problem and model to export: a family's instance at ``at``, else the problem itself."""
+    if not problem.parameters:
+        if at is not None:
+            raise ValueError(f"--at: '{problem.name}' declares no parameters; it is a single problem")
+        return problem, model
+    if at is None:
+        example = ",".join(f"{n}={(lo + hi) / 2:g}" for n, lo, hi in
+                           zip(problem.parameters.names, problem.parameters.lower, problem.parameters.upper))
+        raise ValueError(f"'{problem.name}' is a family with parameters {', '.join(problem.parameters.names)}; "
+                         f"say which instance to export with --at {example}")
+    values = parse_instance(at, problem.parameters) if isinstance(at, str) else dict(at)
+    return instance_of(problem, model, values)
 
 
 def export_shifts(problem: Problem, model: torch.nn.Module, axes: dict[str, np.ndarray],

@@ -108,19 +108,25 @@ def bind(
     constants: Mapping[str, Any] | None = None,
     allow_derivatives: bool = True,
     unknowns: Collection[str] = (),
+    parameters: tuple[str, ...] = (),
 ) -> BoundFunction:
-    """Resolve every parameter of ``function``; raise EquationError naming ``owner`` and the name."""
+    """Resolve every parameter of ``function``; raise EquationError naming ``owner`` and the name.
+
+    ``parameters`` (pinnlab/problem/parameters.py) are the point columns after the inputs: taken
+    by name like an input, never differentiated (derivative names are made of ``inputs`` only)."""
     constants = constants or {}
     used_inputs, used_derivatives, used_constants, used_unknowns = [], [], [], []
     for name in parameter_names(function, owner):
         if name in inputs:
             used_inputs.append((name, inputs.index(name)))
+        elif name in parameters:
+            used_inputs.append((name, len(inputs) + parameters.index(name)))
         elif name in constants:
             used_constants.append((name, constants[name]))
         elif name in unknowns:
             used_unknowns.append(name)
         elif not fields or not allow_derivatives and name not in fields:
-            known = list(inputs) + list(fields) + list(constants) + list(unknowns)
+            known = list(inputs) + list(parameters) + list(fields) + list(constants) + list(unknowns)
             raise EquationError(
                 f"{owner}: unknown parameter '{name}' (it may use: {', '.join(known)})"
             )
@@ -164,9 +170,10 @@ def as_mapping(value: Any, name: str) -> dict[str, Any]:
 
 
 def check_uses_network(transform: BoundFunction, domain: Any, fields: tuple[str, ...],
-                       unknowns: Mapping[str, torch.Tensor] | None = None) -> None:
+                       unknowns: Mapping[str, torch.Tensor] | None = None, parameters: Any = None) -> None:
     """Refuse an output transform whose value for some field does not depend on the network's
     output: it would train with a residual loss of exactly 0 and learn nothing.
+    ``parameters`` is the problem's ParameterBox, if it has one.
 
     The transform is applied once to random network outputs at 64 points of the domain (with the
     ``unknowns`` at their initial values), and the gradient of each field's output with respect
@@ -176,7 +183,12 @@ def check_uses_network(transform: BoundFunction, domain: Any, fields: tuple[str,
     from pinnlab.problem.reference import split_fields
     from pinnlab.geometry.sampling import make_sampler
 
-    points = torch.as_tensor(domain.sample_interior(64, make_sampler("uniform", seed=0)), dtype=torch.float64)
+    sampler = make_sampler("uniform", seed=0)
+    if parameters:  # a ParameterBox: the points carry the parameter columns too
+        drawn = parameters.draw(lambda s: domain.sample_interior(64, s), sampler)
+    else:
+        drawn = domain.sample_interior(64, sampler)
+    points = torch.as_tensor(drawn, dtype=torch.float64)
     generator = torch.Generator().manual_seed(0)
     with torch.enable_grad():
         raw = torch.randn(len(points), len(fields), dtype=torch.float64, generator=generator).requires_grad_()

@@ -7,6 +7,8 @@ Values are evaluated once per point set, not at every step.
 
 ``exact=True`` marks a condition that the equation's ``output_transform`` already imposes: it is
 still evaluated and reported (a check that the transform does what it claims) but not trained.
+``constraint=True`` marks a condition that the augmented Lagrangian phase holds as a constraint
+(pinnlab/training/phases/augmented_lagrangian.py); the other phases train it as a penalty term.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pinnlab.problem.binding import BoundFunction, EquationError, as_column, bin
 from pinnlab.derivatives.derivative import Derivative
 from pinnlab.geometry import Geometry, SpaceTime
 from pinnlab.geometry.sampling import Sampler
+from pinnlab.problem.parameters import ParameterBox
 
 Value = Union[float, int, Callable[..., Any]]
 Where = Union[str, Callable[..., Any], None]
@@ -35,6 +38,7 @@ class Layout:
     inputs: tuple[str, ...]
     fields: tuple[str, ...]
     constants: Mapping[str, Any]
+    parameters: ParameterBox = ParameterBox()  # columns after the inputs (pinnlab/problem/parameters.py)
 
     @property
     def time_index(self) -> int | None:
@@ -62,6 +66,7 @@ class Condition(ABC):
 
     field: str | None = dataclass_field(default=None, kw_only=True)
     exact: bool = dataclass_field(default=False, kw_only=True)
+    constraint: bool = dataclass_field(default=False, kw_only=True)
 
     def resolve_field(self, name: str, layout: Layout) -> str:
         if self.field is None:
@@ -95,7 +100,8 @@ class Condition(ABC):
 
 def bind_value(value: Value, owner: str, layout: Layout) -> BoundFunction | float:
     if callable(value):
-        return bind(value, owner, inputs=layout.inputs, constants=layout.constants)
+        return bind(value, owner, inputs=layout.inputs, constants=layout.constants,
+                    parameters=layout.parameters.names)
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -178,7 +184,8 @@ class _PointCondition(Condition):
 
     def sample(self, name, layout, n, sampler, dtype, device):
         self._check_where(name, layout)
-        points, normals = sample_where(self.on, name, layout, n, sampler, time_part=self._part())
+        points, normals = layout.parameters.draw(
+            lambda s: sample_where(self.on, name, layout, n, s, time_part=self._part()), sampler)
         x = to_tensor(points, dtype, device)
         target = evaluate_value(self.value, f"condition '{name}': value", layout, x)
         return ConditionBatch(x, target, to_tensor(normals, dtype, device))
@@ -307,7 +314,7 @@ class Periodic(Condition):
                 f"condition '{name}': periodic in '{self.input}' needs a domain with faces "
                 f"'{self.input}_min' and '{self.input}_max' (an interval, rectangle or box)"
             )
-        points, _ = layout.domain.sample_boundary(n, sampler, part=part)
+        points, _ = layout.parameters.draw(lambda s: layout.domain.sample_boundary(n, s, part=part), sampler)
         partners = points.copy()
         partners[:, i] = layout.domain.bounds()[1][i]
         x = to_tensor(points, dtype, device)

@@ -15,6 +15,9 @@ An equation module defines, at top level:
                       them by name (see ``pinnlab.problem.unknowns``)
 ``data``              optional dict {name: Observations(source, inputs=..., fields=..., noise=...)}:
                       measured values, each set one loss term (see ``pinnlab.problem.observations``)
+``parameters``        optional dict {name: (lower, upper)}: a family of problems solved at once, the
+                      parameters being extra network inputs (see ``pinnlab.problem.parameters``)
+``held_out``          optional dict {parameter: [values]}: the instances a family is judged on
 ``defaults``          optional dict of settings (see ``pinnlab.Settings``)
 ``gauges``            optional dict {field: Mean() / PinnedAt(x=..., ...)} for fields known only up
                       to a constant (see ``pinnlab.problem.gauges``)
@@ -41,6 +44,7 @@ from pinnlab.problem.binding import BoundFunction, EquationError, as_mapping, bi
 from pinnlab.problem.conditions import Condition, Layout
 from pinnlab.problem.gauges import Gauge, check_gauges
 from pinnlab.problem.observations import ObservationSet, load_data
+from pinnlab.problem.parameters import ParameterBox, check_held_out, check_parameters
 from pinnlab.problem.unknowns import Unknown, check_unknowns, initial_values
 from pinnlab.geometry import Geometry
 from pinnlab.problem.reference import Exact, Reference
@@ -49,6 +53,7 @@ from pinnlab.geometry.sampling import make_sampler
 KNOWN_NAMES = (
     "domain", "fields", "inputs", "residual", "residuals", "conditions", "output_transform",
     "reference", "constants", "defaults", "name", "gauges", "unknowns", "data",
+    "parameters", "held_out",
 )
 
 
@@ -69,12 +74,38 @@ class Problem:
     gauges: Mapping[str, Gauge] = field(default_factory=dict)
     unknowns: Mapping[str, Unknown] = field(default_factory=dict)
     data: Mapping[str, ObservationSet] = field(default_factory=dict)
+    parameters: ParameterBox = ParameterBox()
+    held_out: tuple[dict[str, float], ...] = ()
     source_path: Path | None = None
     source_text: str = ""
 
     @property
     def layout(self) -> Layout:
-        return Layout(self.domain, self.inputs, self.fields, self.constants)
+        return Layout(self.domain, self.inputs, self.fields, self.constants, self.parameters)
+
+    @property
+    def point_names(self) -> tuple[str, ...]:
+        """The columns of a point: the inputs, then the parameters."""
+        return self.inputs + self.parameters.names
+
+    def instance(self, values: Mapping[str, float]) -> "Problem":
+        """One member of a family: the parameters fixed at ``values`` (checked), as constants,
+        so the result is an ordinary problem over the physical inputs (without the family's data,
+        whose points carry parameter columns)."""
+        import dataclasses
+
+        values = self.parameters.instance_values(values, f"{self.origin}: instance")
+        constants = {**self.constants, **values}
+        unknowns = tuple(self.unknowns)
+
+        def rebind(f: BoundFunction, allow_derivatives: bool = True) -> BoundFunction:
+            return bind(f.function, f.owner, inputs=self.inputs, fields=self.fields, constants=constants,
+                        allow_derivatives=allow_derivatives, unknowns=unknowns)
+
+        return dataclasses.replace(
+            self, residuals={n: rebind(r) for n, r in self.residuals.items()},
+            output_transform=None if self.output_transform is None else rebind(self.output_transform, False),
+            constants=constants, parameters=ParameterBox(), held_out=(), data={})
 
     @property
     def origin(self) -> str:
@@ -128,19 +159,27 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
     if clash:
         raise fail(f"constant(s) {', '.join(sorted(clash))} share a name with a field or input")
     unknowns = check_unknowns(namespace.get("unknowns"), inputs, fields, constants, fail)
+    taken = {**{n: "a constant" for n in constants}, **{n: "an unknown" for n in unknowns},
+             **{n: "a field" for n in fields}, **{n: "an input" for n in inputs}}
+    parameters = check_parameters(namespace.get("parameters"), taken, fail)
+    held_out = check_held_out(namespace.get("held_out"), parameters, fail)
+    if parameters and namespace.get("gauges"):
+        raise fail("'gauges' cannot be combined with 'parameters' yet")
 
     try:
-        residuals = bind_residuals(namespace, inputs, fields, constants, tuple(unknowns))
-        layout = Layout(domain, inputs, fields, constants)
+        residuals = bind_residuals(namespace, inputs, fields, constants, tuple(unknowns), parameters.names)
+        layout = Layout(domain, inputs, fields, constants, parameters)
         conditions = check_conditions(namespace.get("conditions", {}) or {}, layout)
-        data = load_data(namespace.get("data"), domain, inputs, fields, source_path.parent if source_path else None)
+        data = load_data(namespace.get("data"), domain, inputs, fields, source_path.parent if source_path else None,
+                         parameters)
         check_term_names(residuals, conditions, data)
         transform = namespace.get("output_transform")
         bound_transform = None
         if transform is not None:
             bound_transform = bind(transform, "output_transform", inputs=inputs, fields=fields,
-                                   constants=constants, allow_derivatives=False, unknowns=tuple(unknowns))
-            check_uses_network(bound_transform, domain, fields, initial_values(unknowns))
+                                   constants=constants, allow_derivatives=False, unknowns=tuple(unknowns),
+                                   parameters=parameters.names)
+            check_uses_network(bound_transform, domain, fields, initial_values(unknowns), parameters)
         check_unknowns_used(unknowns, [*residuals.values(), bound_transform])
         reference = namespace.get("reference")
         if reference is not None and not isinstance(reference, Reference):
@@ -161,7 +200,7 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
         name=str(name), domain=domain, inputs=inputs, fields=fields, residuals=residuals,
         conditions=conditions, output_transform=bound_transform, reference=reference,
         constants=constants, defaults=defaults, gauges=gauges, unknowns=unknowns, data=data,
-        source_path=source_path, source_text=source_text,
+        parameters=parameters, held_out=held_out, source_path=source_path, source_text=source_text,
     )
 
 
@@ -197,7 +236,7 @@ def check_unknowns_used(unknowns: Mapping[str, Unknown], functions: list[BoundFu
 
 
 def bind_residuals(namespace: Mapping[str, Any], inputs, fields, constants,
-                   unknowns: tuple[str, ...] = ()) -> dict[str, BoundFunction]:
+                   unknowns: tuple[str, ...] = (), parameters: tuple[str, ...] = ()) -> dict[str, BoundFunction]:
     if "residuals" in namespace and "residual" in namespace:
         raise EquationError("define either 'residual' or 'residuals', not both")
     if "residuals" in namespace:
@@ -216,7 +255,7 @@ def bind_residuals(namespace: Mapping[str, Any], inputs, fields, constants,
         owner = f"residual '{name}'"
         parameter_names(function, owner)
         bound[str(name)] = bind(function, owner, inputs=inputs, fields=fields, constants=constants,
-                                unknowns=unknowns)
+                                unknowns=unknowns, parameters=parameters)
         if not bound[str(name)].derivatives:
             raise EquationError(f"{owner} uses no field; its parameters must include a field or derivative")
     return bound

@@ -33,6 +33,7 @@ import torch
 
 from pinnlab.derivatives.derivative import Derivative, DerivativeNameError, parse_derivative
 from pinnlab.problem.binding import EquationError
+from pinnlab.problem.parameters import ParameterBox
 
 @dataclass(frozen=True, eq=False)
 class Observations:
@@ -184,9 +185,13 @@ def as_rows(inputs: dict[str, np.ndarray], fields: dict[str, np.ndarray],
 
 
 def load_observations(name: str, spec: Observations, domain: Any, inputs: tuple[str, ...],
-                      fields: tuple[str, ...], base_dir: Path | None) -> ObservationSet:
-    """Read, check, subsample and perturb one data set; every mistake is one EquationError line."""
+                      fields: tuple[str, ...], base_dir: Path | None,
+                      parameters: ParameterBox = ParameterBox()) -> ObservationSet:
+    """Read, check, subsample and perturb one data set; every mistake is one EquationError line.
+    A family's data (``parameters``: pinnlab/problem/parameters.py) name the parameters as inputs
+    too: its points are (inputs, parameters), inside the domain and the box."""
     owner = f"data '{name}'"
+    physical, inputs = inputs, inputs + parameters.names
     if not isinstance(spec, Observations):
         raise EquationError(f"{owner} must be Observations(source, ...), got {type(spec).__name__}")
     input_map = as_mapping(spec.inputs, inputs, "inputs", owner)
@@ -197,7 +202,7 @@ def load_observations(name: str, spec: Observations, domain: Any, inputs: tuple[
         raise EquationError(f"{owner}: 'inputs' must name every input of the problem ({', '.join(inputs)}) "
                             f"and only those; got {', '.join(input_map)}")
     try:
-        derivatives = tuple(parse_derivative(n, fields, inputs) for n in field_map)
+        derivatives = tuple(parse_derivative(n, fields, physical) for n in field_map)
     except DerivativeNameError as error:
         raise EquationError(f"{owner}: {error}") from None
     for what, value, ok in (("noise", spec.noise, spec.noise >= 0), ("weight", spec.weight, spec.weight >= 0)):
@@ -217,11 +222,14 @@ def load_observations(name: str, spec: Observations, domain: Any, inputs: tuple[
     values = np.stack([columns_out[n] for n in field_map], axis=1)
     if len(points) == 0:
         raise EquationError(f"{owner}: {where} holds no rows")
-    outside = ~domain.contains(points)
+    outside = ~domain.contains(points[:, :len(physical)])
+    if parameters:
+        outside |= ~parameters.contains(points[:, len(physical):])
     if outside.any():
         first = points[np.argmax(outside)]
         at = ", ".join(f"{n}={v:.6g}" for n, v in zip(inputs, first))
-        raise EquationError(f"{owner}: {int(outside.sum())} of {len(points)} points lie outside the domain, "
+        raise EquationError(f"{owner}: {int(outside.sum())} of {len(points)} points lie outside the domain"
+                            f"{' or the parameter box' if parameters else ''}, "
                             f"the first at {at}")
     rng = np.random.default_rng(spec.seed)
     if spec.points is not None:
@@ -235,7 +243,7 @@ def load_observations(name: str, spec: Observations, domain: Any, inputs: tuple[
 
 
 def load_data(given: Any, domain: Any, inputs: tuple[str, ...], fields: tuple[str, ...],
-              base_dir: Path | None) -> dict[str, ObservationSet]:
+              base_dir: Path | None, parameters: ParameterBox = ParameterBox()) -> dict[str, ObservationSet]:
     """The module's ``data`` dict, each set loaded and checked."""
     if given is None:
         return {}
@@ -245,5 +253,5 @@ def load_data(given: Any, domain: Any, inputs: tuple[str, ...], fields: tuple[st
     for name, spec in given.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise EquationError(f"data: set names must be identifiers, got {name!r}")
-        loaded[name] = load_observations(name, spec, domain, inputs, fields, base_dir)
+        loaded[name] = load_observations(name, spec, domain, inputs, fields, base_dir, parameters)
     return loaded

@@ -93,12 +93,15 @@ class Reference(ABC):
 
 @dataclass(frozen=True)
 class Exact(Reference):
-    """A closed-form solution; parameters named by inputs (and constants)."""
+    """A closed-form solution; parameters named by inputs (and constants, and the problem's
+    parameters: a family's reference is evaluated one instance at a time, the instance's values
+    then being constants, see pinnlab/problem/parameters.py)."""
 
     function: Callable[..., Any]
 
     def check(self, layout, base_dir):
-        bind(self.function, "reference", inputs=layout.inputs, constants=layout.constants)
+        bind(self.function, "reference", inputs=layout.inputs, constants=layout.constants,
+             parameters=layout.parameters.names)
 
     def on_grid(self, layout, base_dir, default_axes):
         shape = tuple(len(a) for a in default_axes.values())
@@ -107,7 +110,8 @@ class Exact(Reference):
 
     def at_points(self, layout: Layout, points: np.ndarray) -> dict[str, np.ndarray]:
         """The solution at any points (N, d) as float64 (N,) per field, e.g. one chunk of a grid."""
-        bound = bind(self.function, "reference", inputs=layout.inputs, constants=layout.constants)
+        bound = bind(self.function, "reference", inputs=layout.inputs, constants=layout.constants,
+                     parameters=layout.parameters.names)
         x = torch.as_tensor(points, dtype=torch.float64)
         with torch.no_grad():
             parts = split_fields(bound(x), layout.fields, "reference")

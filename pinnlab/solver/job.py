@@ -31,6 +31,7 @@ from pinnlab.training.resume import resume_state
 from pinnlab.output.accuracy import (evaluation_grid, predict_at_reference_points, predict_on_grid, relative_l2,
                                      scattered_relative_l2)
 from pinnlab.output.evaluation import predict
+from pinnlab.output.family import evaluate_family, family_metrics, instance_of
 from pinnlab.problem.gauges import apply_shifts, measure_shifts, records
 from pinnlab.training.losses import loss_terms, term_weights
 from pinnlab.training.collocation import rank_share, sample_collocation
@@ -99,15 +100,25 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         model = training.solution
     if not main:
         return SolveResult(out_dir, {}, model, training)
-    prediction = predict_on_grid(model, problem, grid)
-    at_points = predict_at_reference_points(model, grid)
+    family, shown, shown_model, shown_training = None, problem, model, training
+    if problem.parameters:  # a family: judged per held-out instance, the middle one written and drawn
+        results = evaluate_family(problem, model, settings)
+        family = family_metrics(problem, results)
+        middle = results[len(results) // 2]
+        shown, shown_model = instance_of(problem, model, middle.values)
+        grid, family["shown"] = middle.grid, middle.values
+        # the training points carry parameter columns the instance's files have no place for
+        shown_training = dataclasses.replace(training, collocation=None, refinements=[], redraws=[])
+    prediction = predict_on_grid(shown_model, shown, grid)
+    at_points = predict_at_reference_points(shown_model, grid)
     shifts = measure_shifts(problem.gauges, problem.layout, problem.reference, grid, prediction, at_points,
                             lambda points: dict(zip(problem.fields, predict(model, points).T)))
     prediction, at_points = apply_shifts(prediction, shifts), apply_shifts(at_points, shifts)  # like with like
     adam = settings.phase("adam")
     metrics = {
         "equation": problem.name,
-        "rel_l2": {**relative_l2(prediction, grid), **scattered_relative_l2(at_points, grid)},
+        "rel_l2": family["rel_l2_mean"] if family else {**relative_l2(prediction, grid),
+                                                         **scattered_relative_l2(at_points, grid)},
         "gauges": records(shifts),
         "final_losses": training.final_losses,
         "steps": training.steps,
@@ -115,6 +126,7 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         "lbfgs_iterations": training.lbfgs_iterations,
         "lbfgs_stop": training.lbfgs_stop,
         "second_order_stop": training.second_order_stop,
+        **({"constraints": training.constraints} if training.constraints else {}),
         "weight_history": [{"step": step, "weights": w} for step, w in training.weight_history],
         "rollbacks": training.rollbacks,
         "resumed_from_step": training.resumed_from,
@@ -129,8 +141,11 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
         "versions": {"pinnlab": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {settings.numerics.device}",
     }
+    if family:
+        metrics["family"] = family
     with staged_results(out_dir, training.run_id, checkpoints.last_complete(training.run_id)) as staging:
-        write_outputs(staging, problem, settings, model, training, grid, prediction, at_points, metrics, started)
+        write_outputs(staging, shown, settings, shown_model, shown_training, grid, prediction, at_points, metrics,
+                      started)
     return SolveResult(out_dir, metrics, model, training)
 
 

@@ -27,9 +27,11 @@ from pinnlab.training.checkpoint import CheckpointSettings
 from pinnlab.training.curriculum import CausalSettings, CurriculumSettings
 from pinnlab.training.loss_balancing import BalanceSettings
 from pinnlab.training.phases.adam import AdamSettings
+from pinnlab.training.phases.augmented_lagrangian import AugmentedLagrangianSettings
 from pinnlab.training.phases.lbfgs import LBFGSSettings
 from pinnlab.training.phases.levenberg_marquardt import LevenbergMarquardtSettings
 from pinnlab.training.phases.quasi_newton import QuasiNewtonSettings
+from pinnlab.training.phases.sven import SvenSettings
 from pinnlab.training.quasi_newton import UPDATES
 from pinnlab.training.refinement import RefinementSettings
 from pinnlab.training.resume import dotted_settings
@@ -84,11 +86,13 @@ class OutputSettings:
         return found
 
 
-PhaseSettings = Union[AdamSettings, LBFGSSettings, QuasiNewtonSettings, LevenbergMarquardtSettings]
+PhaseSettings = Union[AdamSettings, LBFGSSettings, QuasiNewtonSettings, LevenbergMarquardtSettings,
+                      AugmentedLagrangianSettings, SvenSettings]
 PHASES: dict[str, Callable[[], PhaseSettings]] = {
     "adam": AdamSettings, "lbfgs": LBFGSSettings,
     **{update: (lambda update=update: QuasiNewtonSettings(update)) for update in UPDATES},
-    "lm": LevenbergMarquardtSettings,
+    "lm": LevenbergMarquardtSettings, "augmented_lagrangian": AugmentedLagrangianSettings,
+    "sven": SvenSettings,
 }
 GROUPS = {
     "network": NetworkSettings, "sampling": SamplingSettings, "refine": RefinementSettings,

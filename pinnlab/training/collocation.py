@@ -27,7 +27,12 @@ class Collocation:
 
 def sample_interior(problem: Problem, n: int, sampler: Sampler, dtype: torch.dtype,
                     device: torch.device) -> torch.Tensor:
-    points = problem.domain.sample_interior(n, sampler)
+    """``n`` interior points; a family's (pinnlab/problem/parameters.py) carry the parameter columns,
+    drawn jointly with the point."""
+    if problem.parameters:
+        points = problem.parameters.draw(lambda s: problem.domain.sample_interior(n, s), sampler)
+    else:
+        points = problem.domain.sample_interior(n, sampler)
     return torch.as_tensor(points, dtype=dtype, device=device)
 
 

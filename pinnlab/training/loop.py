@@ -52,6 +52,9 @@ class TrainingResult:
     run_id: str = ""  # the same in every checkpoint and output file of one run, resumed or not
     # with unknowns: their history by step and their standard deviations (pinnlab/training/hooks/unknowns.py)
     unknowns: dict[str, Any] = field(default_factory=dict)
+    # augmented_lagrangian: the constraint terms and each outer iteration's largest violation,
+    # multipliers' norm and penalty (pinnlab/training/phases/augmented_lagrangian.py)
+    constraints: dict[str, Any] = field(default_factory=dict)
 
 
 def train(problem: Problem, model: torch.nn.Module, phases: Sequence[Phase], hooks: Sequence[Hook],

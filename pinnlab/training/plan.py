@@ -32,9 +32,12 @@ from pinnlab.training.loss_balancing import LossBalancer
 from pinnlab.training.losses import term_weights
 from pinnlab.training.phases import Phase
 from pinnlab.training.phases.adam import Adam, AdamSettings
+from pinnlab.training.phases.augmented_lagrangian import (AugmentedLagrangian, AugmentedLagrangianSettings,
+                                                          check_constraints)
 from pinnlab.training.phases.lbfgs import LBFGS, LBFGSSettings
 from pinnlab.training.phases.levenberg_marquardt import LevenbergMarquardt, LevenbergMarquardtSettings
 from pinnlab.training.phases.quasi_newton import QuasiNewton, QuasiNewtonSettings
+from pinnlab.training.phases.sven import Sven, SvenSettings
 
 if TYPE_CHECKING:  # annotations only: the solver's settings import this layer
     from pinnlab.solver.settings import Settings
@@ -89,6 +92,10 @@ def make_phase(settings: Any, model: torch.nn.Module, log_every: int, float64: b
         return QuasiNewton(settings, model)
     if isinstance(settings, LevenbergMarquardtSettings):
         return LevenbergMarquardt(settings, model)
+    if isinstance(settings, AugmentedLagrangianSettings):
+        return AugmentedLagrangian(settings, model, log_every, float64)
+    if isinstance(settings, SvenSettings):
+        return Sven(settings, model)
     raise TypeError(f"no training phase for {type(settings).__name__}")
 
 
@@ -119,6 +126,7 @@ def build_training(problem: Problem, model: torch.nn.Module, settings: Settings,
         balancer = LossBalancer(b.method, b.every, b.alpha, b.points, settings.numerics.seed)
         check_balance(problem, settings, weights)
     check_second_order(settings, distributed.active())
+    check_constraints(problem, settings)
     log_every, float64 = settings.output.log_every, settings.numerics.dtype == "float64"
     phases = [make_phase(p, model, log_every, float64) for p in settings.phases] + list(extra_phases)
     names = [phase.name for phase in phases]
@@ -177,6 +185,6 @@ def check_second_order(settings: Settings, is_distributed: bool) -> None:
         raise ValueError(f"curriculum.mode=march trains each window with one method after Adam: "
                          f"L-BFGS (lbfgs.steps={lbfgs_steps}) or {name} ({name}.steps={dense[-1].steps}), "
                          f"not both; set --lbfgs-steps 0 to march with {name}")
-    if settings.causal.eps and name == "lm":
-        raise ValueError("phase lm works on the plain sum of squares; causal weights "
+    if settings.causal.eps and name in ("lm", "sven"):
+        raise ValueError(f"phase {name} works on the plain sum of squares; causal weights "
                          "(causal.eps) change the loss during training: use bfgs/ssbroyden or causal.eps=0")

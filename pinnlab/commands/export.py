@@ -61,5 +61,6 @@ def run_export(args: argparse.Namespace) -> int:
                     show_progress=not args.quiet, threads=threads, at=args.at)
     for note in result.notes:
         print(f"pinnlab export: note: {note}", file=sys.stderr)
-    print(f"{'x'.join(map(str, result.shape))} grid written to {result.path} (open {result.xdmf} in ParaView)")
+    where = f"open {result.xdmf} in ParaView" if result.xdmf else "no XDMF: the problem has no spatial input"
+    print(f"{'x'.join(map(str, result.shape))} grid written to {result.path} ({where})")
     return 0

@@ -40,6 +40,7 @@ from pinnlab.solver.settings import Settings
 from pinnlab.output.accuracy import box_axes, default_grid
 from pinnlab.runtime.threads import thread_limit
 from pinnlab.training.time_marching import TimeMarchedModel
+from pinnlab.output.fields_h5 import spatial_inputs
 from pinnlab.output.xdmf import write_xdmf
 
 __all__ = [
@@ -78,7 +79,7 @@ class Selection:
 @dataclass(frozen=True)
 class ExportResult:
     path: Path
-    xdmf: Path
+    xdmf: Path | None  # None for a problem in time alone: XDMF describes grids in space
     shape: tuple[int, ...]
     selection: Selection
     notes: list[str]
@@ -317,7 +318,7 @@ def export(run_dir: str | Path, grid: str | Sequence[int] | None = None, *,
                             values[("error", f)] = predicted[f] - reference[f]
                 writer.write(block, inside, values)
                 bar.update(block.size)
-    xdmf = write_xdmf(out)
+    xdmf = write_xdmf(out) if spatial_inputs(problem.inputs) else None
     return ExportResult(out, xdmf, sizes, selection, notes)
 
 

@@ -294,3 +294,34 @@ def test_a_million_point_export_keeps_memory_flat(heat_run: Path, tmp_path: Path
     with torch.no_grad():
         direct = run.model(torch.as_tensor(_grid({"x": x, "t": t})))[:, 0].numpy()
     np.testing.assert_allclose(u.ravel(), direct, rtol=0, atol=1e-14)
+
+
+# a problem in time alone (like equations/lorenz_inverse.py): u' = -u, u(0) = 1
+DECAY = '''
+import torch
+from pinnlab import Exact, TimeInterval
+
+domain = TimeInterval(0.0, 1.0)
+
+def residual(u, u_t):
+    return u_t + u
+
+def output_transform(t, u):
+    return 1.0 + t * u
+
+reference = Exact(lambda t: torch.exp(-t))
+'''
+
+
+def test_a_problem_in_time_alone_exports_without_xdmf(tmp_path: Path, capsys) -> None:
+    (tmp_path / "decay.py").write_text(DECAY)
+    run = _solve(tmp_path / "decay.py", tmp_path / "run", {"adam.steps": 200, "output.grid": (11,)})
+    assert main(["export", str(run), "--grid", "17", "--quiet"]) == 0
+    assert "no XDMF: the problem has no spatial input" in capsys.readouterr().out
+    assert not (run / "export.xdmf").exists()
+    with h5py.File(run / "export.h5", "r") as f:
+        t, exported = f["coordinates/t"][...], f["prediction/u"][...].ravel()
+    assert t.shape == (17,)
+    with torch.no_grad():
+        direct = load_run(run).model(torch.as_tensor(t.reshape(-1, 1), dtype=torch.float64)).numpy().ravel()
+    np.testing.assert_allclose(exported, direct, rtol=1e-6, atol=1e-9)

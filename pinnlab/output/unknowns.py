@@ -22,6 +22,7 @@ from pinnlab.derivatives.derivative import derivative_name
 from pinnlab.output.evaluation import evaluate_in_chunks
 from pinnlab.output.plots import save_figure
 from pinnlab.problem.unknowns import Unknown
+from pinnlab.training.uncertainty import UNCERTAINTY_PARTS
 
 __all__ = ["data_clouds", "history_arrays", "plot_unknowns", "summary", "unknowns_figure", "unknowns_metrics"]
 
@@ -29,7 +30,7 @@ __all__ = ["data_clouds", "history_arrays", "plot_unknowns", "summary", "unknown
 def unknowns_metrics(unknowns: Mapping[str, Unknown], record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """metrics.json's ``unknowns`` from the training's record (``TrainingResult.unknowns``)."""
     history = record.get("history", {})
-    parts = {part: record.get(part, {}) for part in ("std", "std_misfit", "remaining")}
+    parts = {part: record.get(part, {}) for part in UNCERTAINTY_PARTS}
     found = {}
     for name, unknown in unknowns.items():
         value = float(history[name][-1])

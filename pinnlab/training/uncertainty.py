@@ -35,7 +35,7 @@ The measurements behind the choices are in docs/inverse.md and tests/training/te
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Mapping
 
 import torch
@@ -71,6 +71,10 @@ class Uncertainty:
     """From the residuals' misfit (noise, and what the network cannot fit)."""
     remaining: float
     """The change of the unknown that one more Gauss-Newton step would make (signed)."""
+
+
+UNCERTAINTY_PARTS = tuple(f.name for f in fields(Uncertainty))
+"""The parts reported for each unknown (metrics.json keys): std, std_misfit, remaining."""
 
 
 def unknown_uncertainty(problem: Problem, model: torch.nn.Module, collocation: Collocation,

@@ -17,7 +17,7 @@ from pinnlab.model.field_model import unknown_values
 from pinnlab.training.hooks import Hook
 from pinnlab.training.phases.levenberg_marquardt import LevenbergMarquardt
 from pinnlab.training.phases.quasi_newton import QuasiNewton
-from pinnlab.training.uncertainty import unknown_uncertainty
+from pinnlab.training.uncertainty import UNCERTAINTY_PARTS, unknown_uncertainty
 
 if TYPE_CHECKING:
     from pinnlab.training.context import Context
@@ -70,7 +70,7 @@ class UnknownsHistory(Hook):
             found = unknown_uncertainty(context.problem, context.model, context.collocation, context.weights)
         return {"unknowns": {"history": {k: list(v) for k, v in self.history.items()},
                              **{part: {name: getattr(u, part) for name, u in found.items()}
-                                for part in ("std", "std_misfit", "remaining")}}}
+                                for part in UNCERTAINTY_PARTS}}}
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": {k: list(v) for k, v in self.history.items()}}

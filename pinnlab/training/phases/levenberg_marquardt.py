@@ -47,12 +47,19 @@ class LevenbergMarquardt(SecondOrderPhase):
         return DampedGaussNewton([p for p in self.model.parameters() if p.requires_grad], svd_rank=self.svd_rank)
 
     def iterate(self, context: Context, iterations: int, on_iteration: OnIteration) -> GaussNewtonRun:
-        problem, model = context.problem, self.model
+        return iterate_on_residuals(self.method, self.model, context, iterations, on_iteration)
 
-        def residuals() -> torch.Tensor:
-            return residual_vector(problem, model, context.collocation, context.weights, engine=context.engine)
 
-        def jacobian() -> torch.Tensor:  # torch.func's vmap of jacrev needs forward-mode derivatives
-            return residual_jacobian(problem, model, context.collocation, context.weights, engine=ForwardMode())
+def iterate_on_residuals(method, model: torch.nn.Module, context: Context, iterations: int,
+                         on_iteration: OnIteration) -> GaussNewtonRun:
+    """Run a Gauss-Newton ``method`` (Levenberg-Marquardt, Sven) on the context's vector of weighted
+    residuals and its Jacobian."""
+    problem = context.problem
 
-        return self.method.run(residuals, jacobian, iterations, on_iteration)
+    def residuals() -> torch.Tensor:
+        return residual_vector(problem, model, context.collocation, context.weights, engine=context.engine)
+
+    def jacobian() -> torch.Tensor:  # torch.func's vmap of jacrev needs forward-mode derivatives
+        return residual_jacobian(problem, model, context.collocation, context.weights, engine=ForwardMode())
+
+    return method.run(residuals, jacobian, iterations, on_iteration)

@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Callable, Sequence, final
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from pinnlab.derivatives.engines import ForwardMode
 from pinnlab.training.gauss_newton import GaussNewtonRun
+from pinnlab.training.phases.levenberg_marquardt import iterate_on_residuals
 from pinnlab.training.phases.second_order import OnIteration, SecondOrderPhase
-from pinnlab.training.residual_vector import residual_jacobian, residual_vector
 
 if TYPE_CHECKING:
     from pinnlab.training.context import Context
@@ -161,12 +160,4 @@ class Sven(SecondOrderPhase):
         return SvenMethod([p for p in self.model.parameters() if p.requires_grad], s.rank, s.rcond, s.halvings)
 
     def iterate(self, context: Context, iterations: int, on_iteration: OnIteration) -> GaussNewtonRun:
-        problem, model = context.problem, self.model
-
-        def residuals() -> torch.Tensor:
-            return residual_vector(problem, model, context.collocation, context.weights, engine=context.engine)
-
-        def jacobian() -> torch.Tensor:  # torch.func's vmap of jacrev needs forward-mode derivatives
-            return residual_jacobian(problem, model, context.collocation, context.weights, engine=ForwardMode())
-
-        return self.method.run(residuals, jacobian, iterations, on_iteration)
+        return iterate_on_residuals(self.method, self.model, context, iterations, on_iteration)

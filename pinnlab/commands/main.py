@@ -21,6 +21,7 @@ from pinnlab.runtime.atomic import DiskFullError, OutputDirectoryError, disk_ful
 from pinnlab.problem.binding import EquationError
 from pinnlab.training.checkpoint import CheckpointError
 from pinnlab.commands.export import add_export_arguments, run_export
+from pinnlab.commands.control import add_control_arguments, run_control_command
 from pinnlab.commands.grow import add_grow_arguments, run_grow
 from pinnlab.training.context import NonFiniteLossError
 
@@ -125,6 +126,8 @@ def run_solve(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "solve": ("train a network on an equation module and write results", add_solve_arguments, run_solve),
     "grow": ("grow a neural ODE classifier layer by layer with a DWR estimate", add_grow_arguments, run_grow),
+    "control": ("train a neural feedback law on a control module (against MPC with --mpc)",
+                add_control_arguments, run_control_command),
     "export": ("re-evaluate a solved model on any grid; write HDF5 + XDMF", add_export_arguments, run_export),
 }
 

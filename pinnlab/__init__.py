@@ -8,6 +8,7 @@ from pinnlab.runtime.version import __version__
 
 from pinnlab.problem.binding import EquationError
 from pinnlab.problem.conditions import Dirichlet, Initial, InitialRate, Neumann, Periodic, Robin
+from pinnlab.problem.constraints import Bound
 from pinnlab.geometry import (
     Box, Disk, Geometry, Hyperbox, Interval, Polygon, Rectangle, SpaceTime, TimeInterval,
 )
@@ -22,7 +23,7 @@ from pinnlab.solver.settings import Settings, resolve_settings
 from pinnlab.solver.job import SolveResult, solve
 
 __all__ = [
-    "Box", "Dirichlet", "Disk", "EquationError", "Exact", "ExactOnGrid", "Geometry", "GridData", "Hyperbox", "Initial",
+    "Bound", "Box", "Dirichlet", "Disk", "EquationError", "Exact", "ExactOnGrid", "Geometry", "GridData", "Hyperbox", "Initial",
     "InitialRate", "Interval", "MLP", "Mean", "Neumann", "Observations", "Periodic", "PinnedAt", "Polygon", "Problem", "Rectangle",
     "Robin", "Settings", "SolveResult", "SpaceTime", "Spectral", "TableData", "TimeInterval", "Unknown", "load_problem",
     "resolve_settings", "solve",

@@ -18,7 +18,11 @@ An equation module defines, at top level:
 ``parameters``        optional dict {name: (lower, upper)}: a family of problems solved at once, the
                       parameters being extra network inputs (see ``pinnlab.problem.parameters``)
 ``held_out``          optional dict {parameter: [values]}: the instances a family is judged on
+``labels``            optional Observations, FunctionLabels or MethodOfLines: inexact solutions the
+                      ``pretrain`` phase fits first (see ``pinnlab.problem.labels``)
 ``defaults``          optional dict of settings (see ``pinnlab.Settings``)
+``constraints``       optional dict {name: Bound(field, lower=..., upper=...)}: pointwise inequalities
+                      that the ``trust_constr`` phase holds (see ``pinnlab.problem.constraints``)
 ``gauges``            optional dict {field: Mean() / PinnedAt(x=..., ...)} for fields known only up
                       to a constant (see ``pinnlab.problem.gauges``)
 ``inputs``            optional input names (default: the domain's, e.g. x, y, t)
@@ -30,6 +34,7 @@ the name at fault in the message.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import sys
@@ -42,6 +47,7 @@ import torch
 
 from pinnlab.problem.binding import BoundFunction, EquationError, as_mapping, bind, check_uses_network, parameter_names
 from pinnlab.problem.conditions import Condition, Layout
+from pinnlab.problem.constraints import Bound, check_constraints
 from pinnlab.problem.gauges import Gauge, check_gauges
 from pinnlab.problem.observations import ObservationSet, load_data
 from pinnlab.problem.parameters import ParameterBox, check_held_out, check_parameters
@@ -53,7 +59,7 @@ from pinnlab.geometry.sampling import make_sampler
 KNOWN_NAMES = (
     "domain", "fields", "inputs", "residual", "residuals", "conditions", "output_transform",
     "reference", "constants", "defaults", "name", "gauges", "unknowns", "data",
-    "parameters", "held_out",
+    "parameters", "held_out", "labels", "constraints",
 )
 
 
@@ -76,6 +82,8 @@ class Problem:
     data: Mapping[str, ObservationSet] = field(default_factory=dict)
     parameters: ParameterBox = ParameterBox()
     held_out: tuple[dict[str, float], ...] = ()
+    constraints: Mapping[str, Bound] = field(default_factory=dict)
+    labels: Any = None  # pinnlab/problem/labels.py: FunctionLabels, MethodOfLines or an ObservationSet
     source_path: Path | None = None
     source_text: str = ""
 
@@ -105,7 +113,7 @@ class Problem:
         return dataclasses.replace(
             self, residuals={n: rebind(r) for n, r in self.residuals.items()},
             output_transform=None if self.output_transform is None else rebind(self.output_transform, False),
-            constants=constants, parameters=ParameterBox(), held_out=(), data={})
+            constants=constants, parameters=ParameterBox(), held_out=(), data={}, labels=None)
 
     @property
     def origin(self) -> str:
@@ -173,6 +181,7 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
         data = load_data(namespace.get("data"), domain, inputs, fields, source_path.parent if source_path else None,
                          parameters)
         check_term_names(residuals, conditions, data)
+        constraints = check_constraints(namespace.get("constraints"), layout, {*residuals, *conditions, *data})
         transform = namespace.get("output_transform")
         bound_transform = None
         if transform is not None:
@@ -196,12 +205,21 @@ def build_problem(namespace: Mapping[str, Any], origin: str, default_name: str,
         raise fail(str(error)) from None
 
     name = namespace.get("name", default_name)
-    return Problem(
+    problem = Problem(
         name=str(name), domain=domain, inputs=inputs, fields=fields, residuals=residuals,
         conditions=conditions, output_transform=bound_transform, reference=reference,
         constants=constants, defaults=defaults, gauges=gauges, unknowns=unknowns, data=data,
-        parameters=parameters, held_out=held_out, source_path=source_path, source_text=source_text,
+        parameters=parameters, held_out=held_out, constraints=constraints, source_path=source_path, source_text=source_text,
     )
+    if namespace.get("labels") is None:
+        return problem
+    from pinnlab.problem.labels import LABELS, check_labels
+
+    try:
+        check_term_names(residuals, conditions, {**data, LABELS: None})
+        return dataclasses.replace(problem, labels=check_labels(namespace["labels"], problem))
+    except (EquationError, ValueError) as error:
+        raise fail(str(error)) from None
 
 
 def check_names(names: tuple[str, ...], what: str, fail: Callable[[str], EquationError]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from pinnlab.output.accuracy import (evaluation_grid, predict_at_reference_point
                                      scattered_relative_l2)
 from pinnlab.output.evaluation import predict
 from pinnlab.output.family import evaluate_family, family_metrics, instance_of
+from pinnlab.problem.labels import attach_labels
 from pinnlab.problem.gauges import apply_shifts, measure_shifts, records
 from pinnlab.training.losses import loss_terms, term_weights
 from pinnlab.training.collocation import rank_share, sample_collocation
@@ -75,6 +77,11 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
                        started: float) -> SolveResult:
     """``solve`` in one process: every rank trains, rank 0 alone checks the folder and writes."""
     main = distributed.is_main()
+    labels = None
+    if problem.labels is not None and settings.phase("pretrain") is not None:  # pinnlab/problem/labels.py
+        problem, labels = attach_labels(problem)
+        if main:
+            print(labels.line(problem.name), file=sys.stderr)
     term_weights(problem, settings)  # unknown weight names fail before training
     resolve_device(settings.numerics.device)
     if main:
@@ -143,6 +150,8 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
     }
     if family:
         metrics["family"] = family
+    if labels is not None:
+        metrics["labels"] = labels.metrics()
     with staged_results(out_dir, training.run_id, checkpoints.last_complete(training.run_id)) as staging:
         write_outputs(staging, shown, settings, shown_model, shown_training, grid, prediction, at_points, metrics,
                       started)

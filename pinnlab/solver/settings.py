@@ -31,7 +31,9 @@ from pinnlab.training.phases.augmented_lagrangian import AugmentedLagrangianSett
 from pinnlab.training.phases.lbfgs import LBFGSSettings
 from pinnlab.training.phases.levenberg_marquardt import LevenbergMarquardtSettings
 from pinnlab.training.phases.quasi_newton import QuasiNewtonSettings
+from pinnlab.training.phases.pretrain import PretrainSettings
 from pinnlab.training.phases.sven import SvenSettings
+from pinnlab.training.phases.trust_constr import TrustConstrSettings
 from pinnlab.training.quasi_newton import UPDATES
 from pinnlab.training.refinement import RefinementSettings
 from pinnlab.training.resume import dotted_settings
@@ -87,12 +89,12 @@ class OutputSettings:
 
 
 PhaseSettings = Union[AdamSettings, LBFGSSettings, QuasiNewtonSettings, LevenbergMarquardtSettings,
-                      AugmentedLagrangianSettings, SvenSettings]
+                      AugmentedLagrangianSettings, SvenSettings, TrustConstrSettings, PretrainSettings]
 PHASES: dict[str, Callable[[], PhaseSettings]] = {
     "adam": AdamSettings, "lbfgs": LBFGSSettings,
     **{update: (lambda update=update: QuasiNewtonSettings(update)) for update in UPDATES},
     "lm": LevenbergMarquardtSettings, "augmented_lagrangian": AugmentedLagrangianSettings,
-    "sven": SvenSettings,
+    "sven": SvenSettings, "trust_constr": TrustConstrSettings, "pretrain": PretrainSettings,
 }
 GROUPS = {
     "network": NetworkSettings, "sampling": SamplingSettings, "refine": RefinementSettings,
@@ -144,7 +146,7 @@ class Settings:
                 notes.append(f"{source}: setting '{key}' is now '{new}'")
         if "second_order.steps" in dotted:  # the phase after L-BFGS, whichever it is
             value = dotted.pop("second_order.steps")
-            extra = [p.name for p in result.phases if p.name not in ("adam", "lbfgs")]
+            extra = [p.name for p in result.phases if p.name not in ("adam", "lbfgs", "pretrain")]
             if extra:
                 dotted.setdefault(f"{extra[-1]}.steps", value)
                 legacy.add(f"{extra[-1]}.steps")
@@ -250,7 +252,7 @@ def parse_phases(value: Any, settings: Settings, source: str) -> tuple[PhaseSett
 def in_order(phases: tuple[PhaseSettings, ...], new: PhaseSettings) -> tuple[PhaseSettings, ...]:
     """``phases`` with ``new`` inserted where pinnlab 0.1 ran it: Adam first, then L-BFGS, then
     any other method last (``--lbfgs-steps 100`` on an equation whose phases are adam,ssbroyden)."""
-    rank = {"adam": 0, "lbfgs": 1}
+    rank = {"pretrain": -1, "adam": 0, "lbfgs": 1}
     position = sum(1 for p in phases if rank.get(p.name, 2) <= rank.get(new.name, 2))
     return (*phases[:position], new, *phases[position:])
 
@@ -259,10 +261,10 @@ def with_second_order(settings: Settings, method: str, source: str) -> Settings:
     """``second_order=METHOD`` of pinnlab 0.1: METHOD becomes the phase after Adam and L-BFGS."""
     if method not in SECOND_ORDER:
         raise ValueError(f"{source}: second_order must be one of {', '.join(SECOND_ORDER)}, got '{method}'")
-    kept = tuple(p for p in settings.phases if p.name in ("adam", "lbfgs"))
+    kept = tuple(p for p in settings.phases if p.name in ("pretrain", "adam", "lbfgs"))
     if method == "none":
         return dataclasses.replace(settings, phases=kept)
-    old = [p for p in settings.phases if p.name not in ("adam", "lbfgs")]
+    old = [p for p in settings.phases if p.name not in ("adam", "lbfgs", "pretrain")]
     steps = old[-1].steps if old else 0
     return dataclasses.replace(settings, phases=(*kept, dataclasses.replace(PHASES[method](), steps=steps)))
 

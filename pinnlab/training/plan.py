@@ -35,9 +35,11 @@ from pinnlab.training.phases.adam import Adam, AdamSettings
 from pinnlab.training.phases.augmented_lagrangian import (AugmentedLagrangian, AugmentedLagrangianSettings,
                                                           check_constraints)
 from pinnlab.training.phases.lbfgs import LBFGS, LBFGSSettings
+from pinnlab.training.phases.pretrain import LabelWeight, Pretrain, PretrainSettings
 from pinnlab.training.phases.levenberg_marquardt import LevenbergMarquardt, LevenbergMarquardtSettings
 from pinnlab.training.phases.quasi_newton import QuasiNewton, QuasiNewtonSettings
 from pinnlab.training.phases.sven import Sven, SvenSettings
+from pinnlab.training.phases.trust_constr import TrustConstr, TrustConstrSettings, check_trust_constr
 
 if TYPE_CHECKING:  # annotations only: the solver's settings import this layer
     from pinnlab.solver.settings import Settings
@@ -96,6 +98,10 @@ def make_phase(settings: Any, model: torch.nn.Module, log_every: int, float64: b
         return AugmentedLagrangian(settings, model, log_every, float64)
     if isinstance(settings, SvenSettings):
         return Sven(settings, model)
+    if isinstance(settings, PretrainSettings):
+        return Pretrain(settings, model)
+    if isinstance(settings, TrustConstrSettings):
+        return TrustConstr(settings, model)
     raise TypeError(f"no training phase for {type(settings).__name__}")
 
 
@@ -127,6 +133,7 @@ def build_training(problem: Problem, model: torch.nn.Module, settings: Settings,
         check_balance(problem, settings, weights)
     check_second_order(settings, distributed.active())
     check_constraints(problem, settings)
+    check_trust_constr(problem, settings, model)
     log_every, float64 = settings.output.log_every, settings.numerics.dtype == "float64"
     phases = [make_phase(p, model, log_every, float64) for p in settings.phases] + list(extra_phases)
     names = [phase.name for phase in phases]
@@ -144,6 +151,11 @@ def build_training(problem: Problem, model: torch.nn.Module, settings: Settings,
         hooks.append(Balancing(balancer))
     if problem.unknowns:  # before the checkpoints, which save its history
         hooks.append(UnknownsHistory())
+    pretrain = next((p for p in phases if isinstance(p, Pretrain)), None)
+    if pretrain is not None:  # the labels' weight in the phases after pretraining
+        after = phases[phases.index(pretrain) + 1:]
+        fade = pretrain.settings.fade_steps or (after[0].steps if after else 0)
+        hooks.append(LabelWeight(pretrain, fade))
     hooks.append(Rollback(settings.checkpoint.rollbacks, checkpoints))
     if checkpoints is not None:
         hooks.append(Checkpointing(checkpoints, settings.checkpoint, json.dumps(settings.as_nested())))
@@ -154,7 +166,7 @@ def build_training(problem: Problem, model: torch.nn.Module, settings: Settings,
 def phase_budgets(settings: Settings) -> tuple[int, int, int]:
     """Adam's steps, L-BFGS's iterations and the dense phase's iterations (0 where absent)."""
     adam, lbfgs = settings.phase("adam"), settings.phase("lbfgs")
-    dense = [p for p in settings.phases if p.name not in ("adam", "lbfgs")]
+    dense = [p for p in settings.phases if p.name not in ("adam", "lbfgs", "pretrain")]
     return (adam.steps if adam else 0, lbfgs.steps if lbfgs else 0, dense[-1].steps if dense else 0)
 
 
@@ -174,7 +186,7 @@ def check_balance(problem: Problem, settings: Settings, weights: Mapping[str, fl
 
 def check_second_order(settings: Settings, is_distributed: bool) -> None:
     """Refuse combinations the dense phases cannot honour, before any training."""
-    dense = [p for p in settings.phases if p.name not in ("adam", "lbfgs")]
+    dense = [p for p in settings.phases if p.name not in ("adam", "lbfgs", "pretrain")]
     if not dense or not dense[-1].steps:
         return
     name = dense[-1].name

@@ -20,8 +20,8 @@ from pinnlab.output.family import evaluate_instances
 from pinnlab.problem.burgers_exact import burgers_sine
 
 MODULE = Path(__file__).resolve().parents[2] / "equations" / "burgers_family.py"
-SHORT = ["--set", "adam.steps=500", "--set", "lbfgs.steps=1500", "--set", "sampling.points=2000",
-         "--set", "network.width=20", "--set", "numerics.threads=1", "--quiet"]
+SHORT = ["--set", "pretrain.steps=250", "--set", "adam.steps=500", "--set", "lbfgs.steps=1500",
+         "--set", "sampling.points=2000", "--set", "network.width=20", "--set", "numerics.threads=1", "--quiet"]
 MEAN_BOUND, MAX_BOUND = 6e-2, 2e-1
 """At SHORT (the module's Adam, L-BFGS and RAD at a quarter of the points; about 20 s of training),
 measured: mean 3.0e-2, max 1.1e-1 (at nu = 0.0035, the thinnest shock; 4.7e-3 at nu = 0.021)."""
@@ -53,6 +53,13 @@ def test_metrics_report_each_held_out_viscosity_and_their_mean_and_max(solved):
     assert family["rel_l2_mean"]["u"] < MEAN_BOUND and family["rel_l2_max"]["u"] < MAX_BOUND
     assert family["parameters"] == {"nu": [0.003, 0.03]} and family["instance_points"] == 256 * 101
     assert 0 < family["instance_ms"] < 1000 * metrics["train_time_s"]
+
+
+def test_the_coarse_labels_are_reported_with_their_error(solved):
+    labels = json.loads((solved / "metrics.json").read_text())["labels"]
+    assert labels["source"] == "method of lines on 64x51 (hybrid, RK45)" and labels["rows"] == 3000
+    assert [entry["values"]["nu"] for entry in labels["instances"]] == pytest.approx(np.linspace(0.003, 0.03, 5))
+    assert 1e-2 < labels["rel_l2_mean"] < 4e-2 and labels["rel_l2_max"] < 8e-2  # measured 3.2e-2, 7.2e-2
 
 
 def test_the_errors_agree_with_cole_hopf_recomputed_from_the_saved_model(solved):

@@ -8,9 +8,12 @@ iteration minimises
     L(theta) = f(theta) + sum over constraint terms of (1/n) sum_i (lambda_i c_i + mu/2 c_i^2)
 
 for ``inner`` iterations of L-BFGS, Adam or Levenberg-Marquardt (L is a sum of squares up to a
-constant), then updates the multipliers, lambda += mu c, and
-the penalty: mu *= ``mu_factor`` (at most ``mu_max``) unless the largest violation max_i |c_i|
-fell below ``progress`` times its value after the outer iteration before. With
+constant). When the largest violation max_i |c_i| fell below ``progress`` times its value
+after the outer iteration before, the multipliers are updated, lambda += mu c; else mu is
+multiplied by ``mu_factor`` (at most ``mu_max``) and the multipliers are kept (with
+``multiplier_update=always`` they are updated then too). Keeping them matters once the inner optimizer
+solves its subproblem only roughly: mu c is then mostly the inner run's error, and adding it
+at a large mu sends the multipliers away from the optimal ones. With
 ``multipliers=point`` c_i is the condition's residual at point i (one multiplier per point and
 component); with ``multipliers=term`` c is the term's mean square (one multiplier per term, which
 then acts as a weight that grows while the condition is violated).
@@ -30,10 +33,10 @@ from typing import TYPE_CHECKING, Any, final
 import torch
 
 from pinnlab.derivatives.engines import ForwardMode
-from pinnlab.runtime import distributed
 from pinnlab.training.context import check_finite
 from pinnlab.training.gauss_newton import LevenbergMarquardt
 from pinnlab.training.losses import condition_residual
+from pinnlab.training.phases.held_conditions import check_fixed_loss_phase, held_condition_names
 from pinnlab.training.phases.lbfgs import LBFGSSettings, make_lbfgs
 from pinnlab.training.residual_vector import residual_jacobian, residual_vector
 
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
 NAME = "augmented_lagrangian"
 OPTIMIZERS = ("lbfgs", "adam", "lm")
 MULTIPLIERS = ("point", "term")
+UPDATES = ("progress", "always")
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,9 @@ class AugmentedLagrangianSettings:
     (``inner``), the inner optimizer and Adam's learning rate, the constraint terms (comma
     separated; empty: those marked ``constraint=True``, else every trained condition), one
     multiplier per point or per term, the penalty mu (start, growth factor, cap), the fraction
-    the largest violation must fall to in one outer iteration for mu to stay, and the violation
-    at which the phase stops (0: run the whole budget)."""
+    the largest violation must fall to in one outer iteration for mu to stay, the violation
+    at which the phase stops (0: run the whole budget), and when the multipliers are updated
+    (``progress``: only after an outer iteration that made that progress; ``always``)."""
 
     steps: int = 1000
     inner: int = 100
@@ -67,6 +72,7 @@ class AugmentedLagrangianSettings:
     mu_max: float = 1e8
     progress: float = 0.25
     tolerance: float = 0.0
+    multiplier_update: str = "progress"
     name = NAME
 
     def problems(self) -> list[str]:
@@ -89,6 +95,8 @@ class AugmentedLagrangianSettings:
         if self.optimizer == "lm" and self.multipliers != "point":
             found.append(f"{NAME}.optimizer=lm needs {NAME}.multipliers=point (a sum of squares), "
                          f"got '{self.multipliers}'")
+        if self.multiplier_update not in UPDATES:
+            found.append(f"{NAME}.multiplier_update must be one of {', '.join(UPDATES)}, got '{self.multiplier_update}'")
         if not self.tolerance >= 0:
             found.append(f"{NAME}.tolerance must be >= 0, got {self.tolerance}")
         return found
@@ -100,23 +108,8 @@ class AugmentedLagrangianSettings:
 
 
 def constraint_names(problem: Problem, settings: AugmentedLagrangianSettings) -> list[str]:
-    """The condition terms held as constraints; a name that is not a trained condition fails
-    with one line."""
-    conditions = problem.conditions
-    named = [n.strip() for n in settings.constraints.split(",") if n.strip()]
-    if not named:
-        marked = [n for n, c in conditions.items() if c.constraint]
-        named = marked or [n for n, c in conditions.items() if not c.exact]
-    if not named:
-        raise ValueError(f"{NAME}: {problem.name} has no trained condition to hold as a constraint")
-    for name in named:
-        if name not in conditions:
-            raise ValueError(f"{NAME}.constraints: '{name}' is not a condition of {problem.name} "
-                             f"(conditions: {', '.join(conditions) or 'none'})")
-        if conditions[name].exact:
-            raise ValueError(f"{NAME}.constraints: condition '{name}' is exact (the output transform "
-                             "imposes it); it cannot be a constraint")
-    return named
+    """The condition terms held as constraints (pinnlab/training/phases/held_conditions.py)."""
+    return held_condition_names(problem, NAME, settings.constraints)
 
 
 def check_constraints(problem: Problem, settings: Settings) -> None:
@@ -126,14 +119,7 @@ def check_constraints(problem: Problem, settings: Settings) -> None:
     if phase is None or not phase.steps:
         return
     constraint_names(problem, phase)
-    if distributed.active():
-        raise ValueError(f"phase {NAME} runs in one process; it is not available under torchrun")
-    if settings.curriculum.windows:
-        raise ValueError(f"phase {NAME} keeps its points and loss fixed; it does not run with a time "
-                         f"curriculum (curriculum.windows={settings.curriculum.windows})")
-    if settings.causal.eps:
-        raise ValueError(f"phase {NAME} keeps its loss fixed; causal weights (causal.eps) change it: "
-                         "use causal.eps=0")
+    check_fixed_loss_phase(settings, NAME)
 
 
 @final
@@ -325,16 +311,18 @@ class AugmentedLagrangian:
         self.optimizer.run(residuals, jacobian, planned - self.inner_done, after_iteration)
 
     def update(self, context: Context) -> float:
-        """End an outer iteration: lambda += mu c, then the penalty rule; returns the largest
+        """End an outer iteration: lambda += mu c where the violation fell to ``progress`` times
+        its value before (always, with ``multiplier_update=always``), else mu grows; returns the largest
         violation."""
         with torch.enable_grad():  # derivatives of the network's inputs
             found = {n: c.detach() for n, c in self.violations(context).items()}
-        for name, c in found.items():
-            step = c if self.settings.multipliers == "point" else c.square().mean().reshape(1)
-            self.multipliers[name] = self.multipliers[name] + self.mu * step
         violation = self.max_violation(found)
-        previous = self.history["max_violation"][-1]
-        if not violation <= self.settings.progress * previous:
+        progressed = violation <= self.settings.progress * self.history["max_violation"][-1]
+        if progressed or self.settings.multiplier_update == "always":
+            for name, c in found.items():
+                step = c if self.settings.multipliers == "point" else c.square().mean().reshape(1)
+                self.multipliers[name] = self.multipliers[name] + self.mu * step
+        if not progressed:
             self.mu = min(self.mu * self.settings.mu_factor, self.settings.mu_max)
         self.outer += 1
         self.inner_done = 0

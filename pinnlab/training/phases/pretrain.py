@@ -1,0 +1,160 @@
+"""Supervised pretraining on cheap labels (pinnlab/problem/labels.py) before the physics phases.
+
+``phases=pretrain,adam,lbfgs``: the ``pretrain`` phase takes Adam steps on the labels' loss term
+alone (the mean square misfit of the data set ``labels``; no residual, no condition), with its
+own learning rate and decay. The physics phases after it train every term as usual; the labels'
+term is then either faded out (``pretrain.then=fade``: its weight falls linearly from
+``pretrain.weight`` to 0 over ``pretrain.fade_steps`` steps, by default the steps of the phase
+that follows, so L-BFGS sees the physics alone) or kept (``then=keep``: ``pretrain.weight``
+throughout). :class:`LabelWeight` is the hook that sets that weight at every step, from the step
+at which pretraining ended (part of the phase's checkpointed state), so a resumed run gets the
+same weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, final
+
+import torch
+
+from pinnlab.problem.labels import LABELS
+from pinnlab.training.context import check_finite
+from pinnlab.training.hooks import Hook
+from pinnlab.training.losses import data_misfit
+
+if TYPE_CHECKING:
+    from pinnlab.training.context import Context
+
+THEN = ("fade", "keep")
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    """``pretrain.*``: Adam steps on the labels alone, their learning rate and its total decay,
+    and what becomes of the labels' term in the phases after (see the module docstring)."""
+
+    steps: int = 1000
+    lr: float = 1e-3
+    lr_decay: float = 0.1
+    then: str = "fade"
+    weight: float = 1.0
+    fade_steps: int = 0
+    name = "pretrain"
+
+    def problems(self) -> list[str]:
+        found = [f"pretrain.{n} must be >= 0, got {getattr(self, n)}" for n in ("steps", "fade_steps", "weight")
+                 if getattr(self, n) < 0]
+        if not self.lr > 0:
+            found.append(f"pretrain.lr must be > 0, got {self.lr}")
+        if not self.lr_decay > 0:
+            found.append(f"pretrain.lr_decay must be > 0, got {self.lr_decay}")
+        if self.then not in THEN:
+            found.append(f"pretrain.then must be fade or keep, got '{self.then}'")
+        return found
+
+
+def label_loss(context: Context) -> torch.Tensor:
+    """The labels' mean square misfit, the one term pretraining minimises."""
+    points, values = context.problem.data[LABELS].tensors(context.dtype, context.device)
+    return data_misfit(context.problem, context.model, LABELS, points, values, context.engine).square().mean()
+
+
+@final
+class Pretrain:
+    """``steps`` Adam steps on :func:`label_loss`; records the step at which it ended."""
+
+    name = "pretrain"
+    restarts_refinement_clock = False
+
+    def __init__(self, settings: PretrainSettings, model: torch.nn.Module) -> None:
+        self.settings = settings
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        gamma = settings.lr_decay ** (1.0 / max(settings.steps, 1))
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
+        self.done, self.started, self.reopened = 0, False, False
+        self.ended_at: int | None = None
+        self.first_loss: float | None = None
+        self.last_loss: float | None = None
+
+    @property
+    def steps(self) -> int:
+        return self.settings.steps
+
+    def run(self, context: Context) -> None:
+        if LABELS not in context.problem.data:
+            raise ValueError(f"phase pretrain: '{context.problem.name}' has no labels (declare labels = "
+                             "MethodOfLines(...), FunctionLabels(...) or Observations(...) in the module)")
+        if self.done < self.steps and not self.started:
+            self.started = True
+            context.phase_started(self)
+        while self.done < self.steps:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = label_loss(context)
+            check_finite({LABELS: loss}, context.step, self.name)
+            value = float(loss.detach())
+            self.first_loss = value if self.first_loss is None else self.first_loss
+            self.last_loss = value
+            context.backward(loss)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.done += 1
+            context.advance(1)
+            if context.step % context.log_every == 0:
+                context.show(self.name, loss)
+                context.good_state()
+            context.save_if_due(lambda: float(label_loss(context).detach()))
+        if self.ended_at is None:
+            self.ended_at = context.step
+            context.emit("advanced", 0)  # the label weight of the phases after applies from here
+
+    def scale_learning_rate(self, factor: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] *= factor
+
+    def result_fields(self) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "done": self.done, "started": self.started, "steps": self.steps, "ended_at": self.ended_at,
+                "first_loss": self.first_loss, "last_loss": self.last_loss}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.done, self.started, self.ended_at = state["done"], state["started"], state["ended_at"]
+        self.first_loss, self.last_loss = state["first_loss"], state["last_loss"]
+        self.reopened = False
+
+
+class LabelWeight(Hook):
+    """Sets the labels' weight after pretraining: ``weight``, faded to 0 over ``fade_steps`` steps
+    (``then=fade``) or held (``then=keep``); before pretraining ends the weight is 0, so no other
+    phase trains on the labels first. Stateless: the weight follows from the step count and the
+    phase's ``ended_at``."""
+
+    def __init__(self, phase: Pretrain, fade_steps: int) -> None:
+        self.phase, self.fade_steps = phase, fade_steps
+
+    def weight(self, step: int) -> float:
+        ended, settings = self.phase.ended_at, self.phase.settings
+        if ended is None:
+            return 0.0
+        if settings.then == "keep":
+            return settings.weight
+        if self.fade_steps <= 0:
+            return 0.0
+        return settings.weight * max(0.0, 1.0 - (step - ended) / self.fade_steps)
+
+    def apply(self, context: Context) -> None:
+        context.weights[LABELS] = self.weight(context.step)
+
+    def begin(self, context: Context) -> None:
+        self.apply(context)
+
+    def loaded(self, context: Context) -> None:
+        self.apply(context)
+
+    def advanced(self, context: Context, steps: int) -> None:
+        self.apply(context)

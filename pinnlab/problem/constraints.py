@@ -1,9 +1,11 @@
-"""Inequality constraints on a field: ``Bound("u", lower=0.0)``.
+"""Inequality constraints on a field: ``Bound("u", lower=0.0)``, ``Bound("u", upper=0.5, integral=True)``.
 
 An equation module declares them in a dict ``constraints = {"nonnegative": Bound("u", lower=0.0)}``.
 A bound asks lower <= field <= upper pointwise, at the run's interior collocation points
 (``points=None``) or at ``points`` points of its own, drawn once from the domain's interior
-(a Sobol sequence of seed 0, so every run holds the same points). The ``trust_constr`` phase
+(a Sobol sequence of seed 0, so every run holds the same points). With ``integral=True`` it asks
+lower <= the field's integral over the domain <= upper instead, the integral estimated as the
+domain's measure times the field's mean at those points (quasi-Monte Carlo). The ``trust_constr`` phase
 holds bounds as inequality constraints (pinnlab/training/phases/trust_constr.py); the penalty
 phases (Adam, L-BFGS, the dense methods) do not see them.
 """
@@ -23,12 +25,14 @@ from pinnlab.problem.conditions import Layout
 @dataclass(frozen=True)
 class Bound:
     """lower <= ``field`` <= upper at the interior collocation points, or at ``points`` points of
-    its own; either bound may be left out (None), not both."""
+    its own (or its integral over the domain, ``integral=True``); either bound may be left out
+    (None), not both."""
 
     field: str
     lower: float | None = None
     upper: float | None = None
     points: int | None = None
+    integral: bool = False
 
     def check(self, name: str, layout: Layout) -> None:
         """One line naming the constraint and what is wrong with it."""
@@ -46,12 +50,19 @@ class Bound:
         if self.points is not None and not (isinstance(self.points, int) and self.points >= 1):
             raise EquationError(f"{owner}: points must be a whole number >= 1 or None (the collocation "
                                 f"points), got {self.points!r}")
+        if not isinstance(self.integral, bool):
+            raise EquationError(f"{owner}: integral must be True or False, got {self.integral!r}")
 
     @property
     def limits(self) -> tuple[float, float]:
         """(lower, upper) with a missing side as -inf / inf."""
         return (-math.inf if self.lower is None else float(self.lower),
                 math.inf if self.upper is None else float(self.upper))
+
+    def held_values(self, values: torch.Tensor, measure: float) -> torch.Tensor:
+        """What the bound holds, from the field's ``values`` at its points (along the first axis):
+        those values, or the integral's estimate measure x their mean, as one row."""
+        return measure * values.mean(dim=0, keepdim=True) if self.integral else values
 
     def violation(self, values: torch.Tensor) -> torch.Tensor:
         """How far each value lies outside [lower, upper] (0 inside)."""

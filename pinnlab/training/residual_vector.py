@@ -13,7 +13,7 @@ condition with several components) gives consecutive rows.
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 import torch
 
@@ -99,8 +99,25 @@ def residual_jacobian(problem: Problem, model: torch.nn.Module, collocation: Col
     autograd and jets (which call ``torch.autograd.grad``) do not."""
     rows = []
     for evaluate, inputs in term_groups(problem, model, collocation, weights, engine):
-        def one_point(*xs, evaluate=evaluate):
-            return evaluate(*(None if x is None else x[None] for x in xs))[0]
-
-        rows.append(pointwise_jacobian(model, one_point, inputs, chunk))
+        rows.append(pointwise_jacobian(model, one_point_of(evaluate), inputs, chunk))
     return torch.cat(rows)
+
+
+def jacobian_blocks(problem: Problem, model: torch.nn.Module, collocation: Collocation,
+                    weights: Mapping[str, float], points: int, chunk: int = 256,
+                    engine: Engine = ForwardMode()) -> Iterator[torch.Tensor]:
+    """``residual_jacobian`` a block of rows at a time, each from at most ``points`` points of one
+    group: the rows of a pass over J without J held whole (Sven's streamed sketches)."""
+    for evaluate, inputs in term_groups(problem, model, collocation, weights, engine):
+        one_point = one_point_of(evaluate)
+        total = next(x for x in inputs if x is not None).shape[0]
+        for start in range(0, total, points):
+            block = tuple(None if x is None else x[start:start + points] for x in inputs)
+            yield pointwise_jacobian(model, one_point, block, chunk)
+
+
+def one_point_of(evaluate: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``evaluate`` on one point's inputs (no leading batch axis), as torch.func's vmap calls it."""
+    def one_point(*xs):
+        return evaluate(*(None if x is None else x[None] for x in xs))[0]
+    return one_point

@@ -13,7 +13,9 @@ from pinnlab import Dirichlet, Exact, Interval, Problem, TimeInterval, resolve_s
 from pinnlab.model.field_model import build_model
 from pinnlab.solver.settings import Settings
 from pinnlab.training.checkpoint import CheckpointStore, read_torch_file
+from pinnlab.training.phases import sven
 from pinnlab.training.phases.sven import SvenMethod, leading_singular_triplets
+from pinnlab.training.residual_vector import jacobian_blocks, residual_jacobian
 from pinnlab.training.trainer import train
 from tests.training.test_checkpoints import Interrupt, run_until
 
@@ -38,15 +40,37 @@ def matrix_with_spectrum(rows: int, columns: int, singular: torch.Tensor) -> tor
     return U @ torch.diag(singular) @ V.T
 
 
-@pytest.mark.parametrize("rank", [5, 30])  # 5: torch.svd_lowrank; 30: the exact SVD
-def test_leading_singular_values_match_the_exact_svd(rank):
+@pytest.mark.parametrize("rank", [5, 30])  # 5: the randomised SVD; 30: the exact SVD
+@pytest.mark.parametrize("pieces", [1, 7])  # J whole, or streamed in 7 row blocks
+def test_leading_singular_values_match_the_exact_svd(rank, pieces):
     singular = 10.0 ** -torch.arange(40, dtype=torch.float64) * 0.5  # a fast decay, as PINN Jacobians have
     J = matrix_with_spectrum(120, 90, singular)
-    U, S, V = leading_singular_triplets(J, rank)
+    passes = []
+
+    def blocks():
+        passes.append(1)
+        return torch.tensor_split(J, pieces)
+
+    U, S, V = leading_singular_triplets(blocks, 120, 90, rank)
     assert U.shape == (120, rank) and V.shape == (90, rank)
     torch.testing.assert_close(S, singular[:rank], rtol=1e-8, atol=1e-14)
     # the triplets reproduce J's action: J V = U S
     torch.testing.assert_close(J @ V, U * S, rtol=0, atol=1e-10)
+    # randomised: the sketch, two power iterations of two passes each, the projection
+    assert len(passes) == (1 if rank == 30 else 6)
+
+
+def test_jacobian_blocks_are_the_jacobians_rows_in_order():
+    problem = poisson()
+    settings = resolve_settings(problem, {**QUICK, "adam.steps": 5})
+    torch.manual_seed(0)
+    model = build_model(problem, settings)
+    result = train(problem, model, settings)
+    weights = {"residual": 1.0, "ends": 10.0}
+    blocks = list(jacobian_blocks(problem, model, result.collocation, weights, points=7))
+    assert max(b.shape[0] for b in blocks) == 7 and len(blocks) == math.ceil(200 / 7) + math.ceil(8 / 7)  # interior, then the 8 end points
+    torch.testing.assert_close(torch.cat(blocks), residual_jacobian(problem, model, result.collocation, weights),
+                               rtol=0, atol=1e-12)
 
 
 def test_the_step_is_the_minimum_norm_least_squares_step_within_the_directions():
@@ -64,8 +88,11 @@ def test_the_step_is_the_minimum_norm_least_squares_step_within_the_directions()
     torch.testing.assert_close(step2, -(torch.linalg.pinv(truncated) @ r), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("rank", [20, 100])
-def test_the_loss_falls_at_every_iteration_to_round_off(rank):
+@pytest.mark.parametrize("rank, streamed", [(20, False), (100, False), (20, True)])
+def test_the_loss_falls_at_every_iteration_to_round_off(rank, streamed, monkeypatch):
+    if streamed:  # J never held whole: streamed in blocks of 16 points
+        monkeypatch.setattr(sven, "HELD_BYTES", 0)
+        monkeypatch.setattr(sven, "BLOCK_BYTES", 16 * 193 * 8)
     problem = poisson()
     settings = resolve_settings(problem, {**QUICK, "sven.steps": 25, "sven.rank": rank})
     torch.manual_seed(0)

@@ -1,37 +1,49 @@
 """Sven: minimum-norm steps within the residual Jacobian's k leading singular directions.
 
-Each iteration builds the vector r of weighted residuals and its Jacobian J = dr/dtheta point by
-point with torch.func (pinnlab/training/residual_vector.py, in chunks), takes J's k largest
-singular triplets (J ~ U_k S_k V_k^T: ``torch.svd_lowrank`` when k is small against J, the
-exact ``torch.linalg.svd`` otherwise) and the step
+Each iteration builds the vector r of weighted residuals, takes the k largest singular triplets of
+its Jacobian J = dr/dtheta (J ~ U_k S_k V_k^T) and the step
 
     delta = -V_k S_k^-1 U_k^T r
 
 (singular values below ``rcond`` times the largest are left out), the minimum-norm solution of
 the linearised J delta = -r within those directions (Bright et al. 2022, "Sven"). A backtracking
 line search halves the step length until |r|^2 falls by the Armijo fraction 1e-4 of the
-decrease the linear model predicts; the loss never rises. Memory is the Jacobian (N x P for N
-residuals and P parameters) and the k singular vectors, never a P x P matrix, which is what lets
-it run on networks too large for ``lm``.
+decrease the linear model predicts; the loss never rises.
+
+J is held whole only while it is small (64 MiB). Beyond that its rows are computed block by
+block with torch.func (pinnlab/training/residual_vector.py, ``jacobian_blocks``, about 8 MiB a
+block) and enter a randomised SVD (a Gaussian sketch, two power iterations) as products J X and
+J^T Y, one pass over the blocks each: memory is then a block plus the (N + P) x (k + 10)
+sketches, never N x P or P x P, which is what lets Sven run where ``lm`` (which forms and
+factors J^T J) cannot. Where k is more than a fifth of J's smaller side, J is small in one
+direction: it is assembled and decomposed exactly.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence, final
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence, final
 
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
+from pinnlab.derivatives.engines import ForwardMode
 from pinnlab.training.gauss_newton import GaussNewtonRun
-from pinnlab.training.phases.levenberg_marquardt import iterate_on_residuals
 from pinnlab.training.phases.second_order import OnIteration, SecondOrderPhase
+from pinnlab.training.residual_vector import jacobian_blocks, residual_vector
 
 if TYPE_CHECKING:
     from pinnlab.training.context import Context
 
 ARMIJO = 1e-4
+POWER_ITERATIONS = 2
+OVERSAMPLING = 10
+BLOCK_BYTES = 2**23  # the Jacobian rows computed at a time
+HELD_BYTES = 2**26  # a Jacobian up to this size is held whole (one pass), a larger one streamed
+POINTS_AT_ONCE = 64  # vmap's chunk within a block: its per-point intermediates are the peak
+
+Blocks = Callable[[], Iterable[torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -58,21 +70,45 @@ class SvenSettings:
         return found
 
 
-def leading_singular_triplets(J: torch.Tensor, k: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """U (N x k), S (k), V (P x k) of J's k largest singular values: the exact SVD when k is
-    more than a fifth of J's smaller side (randomised sketches lose accuracy there), else
-    ``torch.svd_lowrank`` with 4 power iterations from a seeded sketch (reproducible)."""
-    small = min(J.shape)
+def leading_singular_triplets(blocks: Blocks, rows: int, columns: int, k: int,
+                              seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """U (rows x k), S (k), V (columns x k) of the k largest singular values of the matrix whose
+    row blocks ``blocks()`` yields in order: exact when k is more than a fifth of its smaller
+    side (randomised sketches lose accuracy there), else a randomised SVD from a seeded Gaussian
+    sketch with two power iterations, streaming the blocks (Halko, Martinsson and Tropp 2011)."""
+    small = min(rows, columns)
     if 5 * k > small:
-        U, S, Vh = torch.linalg.svd(J, full_matrices=False)
+        U, S, Vh = torch.linalg.svd(torch.cat(list(blocks())), full_matrices=False)
         return U[:, :k], S[:k], Vh[:k].T
-    state = torch.get_rng_state()
-    torch.manual_seed(seed)  # svd_lowrank draws its sketch from torch's stream: keep training's intact
-    try:
-        U, S, V = torch.svd_lowrank(J, q=min(k + 10, small), niter=4)
-    finally:
-        torch.set_rng_state(state)
-    return U[:, :k], S[:k], V[:, :k]
+    generator, sketched = torch.Generator().manual_seed(seed), []
+    for block in blocks():  # J times a Gaussian sketch, drawn from the first block's dtype
+        if not sketched:
+            sketch = torch.randn(columns, min(k + OVERSAMPLING, small), generator=generator,
+                                 dtype=block.dtype).to(block.device)
+        sketched.append(block @ sketch)
+    Q = orthonormal(torch.cat(sketched))
+    for _ in range(POWER_ITERATIONS):
+        Q = orthonormal(times(blocks, orthonormal(transposed_times(blocks, Q))))
+    W, S, Zh = torch.linalg.svd(transposed_times(blocks, Q), full_matrices=False)  # J^T Q = W S Z^T
+    return (Q @ Zh.T)[:, :k], S[:k], W[:, :k]
+
+
+def times(blocks: Blocks, X: torch.Tensor) -> torch.Tensor:
+    """J X, one pass over J's row blocks."""
+    return torch.cat([block @ X for block in blocks()])
+
+
+def transposed_times(blocks: Blocks, Y: torch.Tensor) -> torch.Tensor:
+    """J^T Y, one pass over J's row blocks."""
+    total, start = None, 0
+    for block in blocks():
+        part = block.T @ Y[start:start + block.shape[0]]
+        total, start = part if total is None else total + part, start + block.shape[0]
+    return total
+
+
+def orthonormal(X: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.qr(X).Q
 
 
 class SvenMethod:
@@ -91,16 +127,26 @@ class SvenMethod:
         with torch.no_grad():
             vector_to_parameters(vector, self.parameters)
 
-    def direction(self, r: torch.Tensor, J: torch.Tensor) -> tuple[torch.Tensor, float]:
-        """The step -V_k S_k^-1 U_k^T r and the decrease |U_k^T r|^2 the linear model predicts."""
-        U, S, V = leading_singular_triplets(J, self.rank, seed=self.iterations)
+    def step(self, r: torch.Tensor, blocks: Blocks) -> tuple[torch.Tensor, float]:
+        """The step -V_k S_k^-1 U_k^T r and the decrease |U_k^T r|^2 the linear model predicts,
+        for the Jacobian whose row blocks ``blocks()`` yields."""
+        rows, columns = r.numel(), sum(p.numel() for p in self.parameters)
+        if rows * columns * r.element_size() <= HELD_BYTES:
+            J = torch.cat(list(blocks()))
+            blocks = lambda: [J]  # noqa: E731 - one pass instead of one per product
+        U, S, V = leading_singular_triplets(blocks, rows, columns, self.rank, seed=self.iterations)
         kept = S > self.rcond * S[0]
         U, S, V = U[:, kept], S[kept], V[:, kept]
         projected = U.T @ r
         return -(V @ (projected / S)), float(projected @ projected)
 
-    def run(self, residuals: Callable[[], torch.Tensor], jacobian: Callable[[], torch.Tensor],
-            iterations: int, on_iteration: Callable[[int, float], bool | None] | None = None) -> GaussNewtonRun:
+    def direction(self, r: torch.Tensor, J: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """``step`` for a whole J."""
+        return self.step(r, lambda: [J])
+
+    def run(self, residuals: Callable[[], torch.Tensor], blocks: Blocks, iterations: int,
+            on_iteration: Callable[[int, float], bool | None] | None = None) -> GaussNewtonRun:
+        """``blocks()`` yields the Jacobian's row blocks, in the order of ``residuals()``."""
         done, stop = 0, f"reached {iterations} iterations"
         r = residuals()
         loss = float(r @ r)
@@ -108,7 +154,7 @@ class SvenMethod:
             return GaussNewtonRun(0, loss, f"the loss is {loss} at the start")
         while done < iterations:
             theta = self.vector()
-            step, predicted = self.direction(r, jacobian())
+            step, predicted = self.step(r, blocks)
             # |r + J a delta|^2 = loss - a (2 - a) predicted: slope -2 predicted at a = 0
             length, accepted = min(1.0, 2 * self.length), False
             for _ in range(self.halvings + 1):
@@ -160,4 +206,15 @@ class Sven(SecondOrderPhase):
         return SvenMethod([p for p in self.model.parameters() if p.requires_grad], s.rank, s.rcond, s.halvings)
 
     def iterate(self, context: Context, iterations: int, on_iteration: OnIteration) -> GaussNewtonRun:
-        return iterate_on_residuals(self.method, self.model, context, iterations, on_iteration)
+        problem, model = context.problem, self.model
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        points = max(1, BLOCK_BYTES // (sum(p.numel() for p in parameters) * parameters[0].element_size()))
+
+        def residuals() -> torch.Tensor:
+            return residual_vector(problem, model, context.collocation, context.weights, engine=context.engine)
+
+        def blocks() -> Iterable[torch.Tensor]:  # torch.func's vmap of jacrev needs forward-mode derivatives
+            return jacobian_blocks(problem, model, context.collocation, context.weights, points,
+                                   chunk=POINTS_AT_ONCE, engine=ForwardMode())
+
+        return self.method.run(residuals, blocks, iterations, on_iteration)

@@ -12,7 +12,8 @@ flat vector theta, and:
   selection rules of the augmented Lagrangian phase, pinnlab/training/phases/held_conditions.py),
   one per distinct point and component;
 - inequality constraints lower <= u(x_i; theta) <= upper: the equation module's ``Bound``s
-  (pinnlab/problem/constraints.py) at their points;
+  (pinnlab/problem/constraints.py) at their points, or one row lower <= integral of u <= upper
+  for an integral bound (the domain's measure times the mean at its points);
 
 each constraint with its Jacobian from torch.func (``vmap`` of ``jacrev``, in chunks). With only
 equalities scipy runs its equality-constrained SQP, with bounds its interior-point method. The
@@ -192,8 +193,8 @@ class TrustConstr:
         def objective_value() -> tuple[float, np.ndarray]:
             for p in self.parameters:
                 p.grad = None
-            with torch.enable_grad():
-                terms, _ = context.evaluate()
+            with torch.enable_grad():  # every term: the objective's weights are not the context's
+                terms, _ = context.evaluate(every_term=True)
                 check_finite(terms, context.step, self.name)
                 total = weighted_total(terms, objective)
                 total.backward()
@@ -210,13 +211,18 @@ class TrustConstr:
         def equality_jacobian() -> np.ndarray:
             return residual_jacobian(problem, model, held, raw, engine=ForwardMode()).cpu().double().numpy()
 
+        measure = problem.domain.measure()  # an integral bound is measure x the field's mean
+
         def bound_values() -> np.ndarray:
             with torch.no_grad():
-                values = torch.cat([model(bounds[n])[:, columns[n]] for n in bounds])
+                values = torch.cat([problem.constraints[n].held_values(model(bounds[n])[:, columns[n]], measure)
+                                    for n in bounds])
             return settings.bound_scale * values.cpu().double().numpy()
 
         def bound_jacobian() -> np.ndarray:
-            rows = [pointwise_jacobian(model, lambda x, k=columns[n]: model(x[None])[0, k:k + 1], (bounds[n],))
+            rows = [problem.constraints[n].held_values(
+                        pointwise_jacobian(model, lambda x, k=columns[n]: model(x[None])[0, k:k + 1], (bounds[n],)),
+                        measure)
                     for n in bounds]
             return settings.bound_scale * torch.cat(rows).cpu().double().numpy()
 
@@ -244,7 +250,8 @@ class TrustConstr:
             constraints.append(scipy.optimize.NonlinearConstraint(
                 self.cached(equality_values), 0.0, 0.0, jac=self.cached(equality_jacobian), hess=constraint_hessian()))
         if bounds:
-            limits = [torch.full((bounds[n].shape[0],), v, dtype=torch.float64) for n in bounds
+            limits = [torch.full((1 if problem.constraints[n].integral else bounds[n].shape[0],), v,
+                                 dtype=torch.float64) for n in bounds
                       for v in problem.constraints[n].limits]
             lower, upper = (settings.bound_scale * torch.cat(limits[side::2]).numpy() for side in (0, 1))
             constraints.append(scipy.optimize.NonlinearConstraint(
@@ -305,9 +312,10 @@ class TrustConstr:
         inequality, minimum = {}, {}
         with torch.no_grad():
             for name, points in bounds.items():
-                values = self.model(points)[:, columns[name]]
-                inequality[name] = float(problem.constraints[name].violation(values).max())
-                minimum[name] = float(values.min())
+                bound = problem.constraints[name]
+                values = bound.held_values(self.model(points)[:, columns[name]], problem.domain.measure())
+                inequality[name] = float(bound.violation(values).max())
+                minimum[name] = float(values.min())  # an integral bound: the integral
         every = [*equality.values(), *inequality.values()]
         return {"terms": list(self.names), "bounds": list(bounds), "max_violation": max(every) if every else 0.0,
                 "condition_violation": equality, "bound_violation": inequality, "bound_field_min": minimum}

@@ -2,7 +2,7 @@
 
     python benchmarks/parametric.py [--family burgers|heat] [--seeds 10] [--sweep] [--out FILE.json]
                                     [--pretrain 300] [--adam 500] [--lbfgs 1000] [--points 2000]
-                                    [--then fade|keep] [--weight 1.0] [--amortised]
+                                    [--then fade|keep] [--weight 1.0] [--amortised] [--rounds 15]
 
 Both arms train the same network (``--width`` x ``--depth``), on the same points and refinement
 (the module's), with the same number of optimizer steps: ``physics`` runs Adam for ``--pretrain``
@@ -18,15 +18,22 @@ error, on a coarse evaluation grid, against the closed-form reference) is measur
 of ``--target`` (and of 3x it), the final mean and maximum (on the module's own grid), and the
 degenerate runs (final mean above 10x the arm's median). ``--sweep`` adds the label-quality
 sweep (method-of-lines grids of several coarsenesses; 10%, 30% and 100% of 10 label instances),
-3 seeds each; the amortised cost (ms per new instance against seconds per one-instance solve at
-the same budget) comes last.
+3 seeds each. ``--amortised`` comes last: the cost of a new instance from the trained family model
+(pinnlab.output.family.predict_instances: parameter values and a grid in, numpy arrays out) on
+256 x 101, 101 x 101 and 64 x 64 grids, float32 and float64 (a float64 copy of the model), 1 and
+2 torch threads, 1, 8 and 64 instances a call, as the median and quartiles over ``--rounds``
+rounds that time every configuration in turn; beside it the older per-instance path (an
+InstanceModel through predict_on_grid) and the thread seconds of one instance solved alone at
+the same budget.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
+import os
 import statistics
 import sys
 import time
@@ -42,10 +49,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from machine import machine_description, revision  # noqa: E402  (the sibling module)
 
 from pinnlab.model.field_model import build_model  # noqa: E402
+from pinnlab.output.accuracy import box_axes, predict_on_grid  # noqa: E402
 from pinnlab.output.evaluation import predict  # noqa: E402
-from pinnlab.output.family import evaluate_family, evaluate_instance  # noqa: E402
+from pinnlab.output.family import evaluate_family, instance_of, predict_instances, torch_threads  # noqa: E402
 from pinnlab.problem.equation_module import Problem, load_problem  # noqa: E402
 from pinnlab.problem.labels import MethodOfLines, attach_labels, check_labels  # noqa: E402
+from pinnlab.problem.reference import ReferenceGrid  # noqa: E402
 from pinnlab.solver.settings import Settings, resolve_settings  # noqa: E402
 from pinnlab.training.trainer import train  # noqa: E402
 
@@ -199,22 +208,107 @@ def table(rows: dict[str, dict[str, Any]], target: float) -> str:
     return "\n".join(lines)
 
 
-def amortised(problem: Problem, budget: Budget, judge: Judge) -> dict[str, Any]:
-    """ms per new instance from a family model (pretrained arm) against one instance's solve."""
+AMORTISED_GRIDS = ((256, 101), (101, 101), (64, 64))
+AMORTISED_BATCHES = (1, 8, 64)
+AMORTISED_DTYPES = ("float32", "float64")
+AMORTISED_THREADS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One configuration of the new-instance timings: ``path`` ``fast`` is predict_instances,
+    ``grid`` the older per-instance path (an InstanceModel through predict_on_grid)."""
+
+    grid: tuple[int, int]
+    dtype: str
+    threads: int
+    batch: int
+    path: str = "fast"
+
+    @property
+    def name(self) -> str:
+        return f"{self.path} {self.grid[0]}x{self.grid[1]} {self.dtype} {self.threads}t x{self.batch}"
+
+
+def instance_values(problem: Problem, count: int) -> list[dict[str, float]]:
+    """``count`` parameter values at the midpoints of ``count`` equal cells of each parameter's
+    range (none of them a held-out value of the modules here)."""
+    unit = np.repeat(((np.arange(count) + 0.5) / count)[:, None], len(problem.parameters), axis=1)
+    return [dict(zip(problem.parameters.names, map(float, row))) for row in problem.parameters.scale(unit)]
+
+
+def time_instances(problem: Problem, model: torch.nn.Module, rounds: int) -> list[dict[str, Any]]:
+    """Milliseconds per new instance (the call's wall time over its instances; the call returns
+    each instance's numpy arrays on the grid) for every grid, dtype, thread count and batch size:
+    ``rounds`` rounds, each timing every configuration once in turn, so that the machine's load
+    falls on all of them alike; one untimed call per configuration first."""
+    models = {dtype: copy.deepcopy(model).to(getattr(torch, dtype)) for dtype in AMORTISED_DTYPES}
+    values = instance_values(problem, max(AMORTISED_BATCHES))
+    configs = [Timing(g, d, t, b) for g in AMORTISED_GRIDS for d in AMORTISED_DTYPES for t in AMORTISED_THREADS
+               for b in AMORTISED_BATCHES]
+    configs += [Timing(AMORTISED_GRIDS[0], d, 1, 1, "grid") for d in AMORTISED_DTYPES]
+
+    def call(config: Timing) -> float:
+        chosen, model_d = values[:config.batch], models[config.dtype]
+        started = time.perf_counter()
+        if config.path == "fast":
+            predict_instances(problem, model_d, chosen, config.grid, threads=config.threads)
+        else:
+            instance, instance_model = instance_of(problem, model_d, chosen[0])
+            axes = box_axes(instance, config.grid)
+            started = time.perf_counter()
+            with torch_threads(config.threads):
+                predict_on_grid(instance_model, instance, ReferenceGrid(axes, {}))
+        return (time.perf_counter() - started) * 1e3 / config.batch
+
+    for config in configs:
+        call(config)
+    found: dict[Timing, list[float]] = {config: [] for config in configs}
+    for _ in range(rounds):
+        for config in configs:
+            found[config].append(call(config))
+    rows = []
+    for config, times in found.items():
+        q1, median, q3 = np.percentile(times, [25, 50, 75])
+        rows.append({**dataclasses.asdict(config), "points": config.grid[0] * config.grid[1], "calls": len(times),
+                     "ms_median": float(median), "ms_q1": float(q1), "ms_q3": float(q3),
+                     "ms_min": float(min(times)), "ms_max": float(max(times))})
+    return rows
+
+
+def timing_table(rows: list[dict[str, Any]], limit_ms: float = 10.0) -> str:
+    lines = ["| path | grid (points) | dtype | threads | instances a call | ms per instance: median (quartiles) "
+             "| min - max | <= 10 ms |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['path']} | {r['grid'][0]} x {r['grid'][1]} ({r['points']}) | {r['dtype']} | "
+                     f"{r['threads']} | {r['batch']} | {r['ms_median']:.2f} ({r['ms_q1']:.2f}-{r['ms_q3']:.2f}) | "
+                     f"{r['ms_min']:.2f} - {r['ms_max']:.2f} | {'yes' if r['ms_median'] <= limit_ms else 'no'} |")
+    return "\n".join(lines)
+
+
+def amortised(problem: Problem, budget: Budget, rounds: int) -> dict[str, Any]:
+    """ms per new instance from a family model (pretrained arm; a float64 copy for the float64
+    rows) against one instance's solve at the same budget."""
     settings = arm_settings(problem, "pretrain", budget, 0)
     labelled, _ = attach_labels(problem)
     torch.manual_seed(0)
     model = build_model(labelled, settings)
     train(labelled, model, settings)
+    load_before = os.getloadavg()[0]
+    timings = time_instances(problem, model, rounds)
+    load_after = os.getloadavg()[0]
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    reference = next(r for r in timings if r["path"] == "fast" and tuple(r["grid"]) == AMORTISED_GRIDS[0]
+                     and r["dtype"] == dtype and r["threads"] == 1 and r["batch"] == 1)
     middle = problem.held_out[len(problem.held_out) // 2]
-    times = [evaluate_instance(problem, model, middle, settings).predict_ms for _ in range(5)]
     single = problem.instance(middle)
     single_settings = arm_settings(single, "single", budget, 0)
     torch.manual_seed(0)
     single_model = build_model(single, single_settings)
     started = time.thread_time()
     train(single, single_model, single_settings)
-    return {"instance": middle, "instance_ms_median": statistics.median(times),
+    return {"instance": middle, "instance_ms_median": reference["ms_median"], "dtype": dtype,
+            "timings": timings, "load_average": [load_before, load_after],
             "single_solve_thread_s": time.thread_time() - started}
 
 
@@ -226,6 +320,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--sweep-seeds", type=int, default=3)
     parser.add_argument("--amortised", action="store_true")
+    parser.add_argument("--rounds", type=int, default=15, help="--amortised: timing rounds")
     parser.add_argument("--out", type=Path)
     for name, default in dataclasses.asdict(Budget()).items():
         parser.add_argument(f"--{name}", type=type(default), default=default)
@@ -258,9 +353,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(table(sweep, args.target))
         result["sweep"] = sweep
     if args.amortised:
-        result["amortised"] = amortised(problem, budget, judge)
+        result["amortised"] = amortised(problem, budget, args.rounds)
         a = result["amortised"]
-        print(f"amortised: {a['instance_ms_median']:.1f} ms per new instance, against "
+        print(f"new instances (load average {a['load_average'][0]:.1f} before, {a['load_average'][1]:.1f} after):")
+        print(timing_table(a["timings"]))
+        print(f"amortised: {a['instance_ms_median']:.1f} ms per new instance ({a['dtype']}, 1 thread, one instance "
+              f"on {AMORTISED_GRIDS[0][0]} x {AMORTISED_GRIDS[0][1]}), against "
               f"{a['single_solve_thread_s']:.1f} thread s for one instance solved alone at the same budget")
     print(f"total {time.perf_counter() - started:.0f} s wall")
     if args.out:

@@ -80,7 +80,7 @@ def solve_on_this_rank(problem: Problem, settings: Settings, out_dir: Path, resu
     labels = None
     if problem.labels is not None and settings.phase("pretrain") is not None:  # pinnlab/problem/labels.py
         problem, labels = attach_labels(problem)
-        if main:
+        if main and settings.output.progress:  # like the progress bar: --quiet keeps stderr for problems
             print(labels.line(problem.name), file=sys.stderr)
     term_weights(problem, settings)  # unknown weight names fail before training
     resolve_device(settings.numerics.device)

@@ -118,13 +118,18 @@ class Context:
         self.run_id = new_run_id()
 
     # --- losses and logging -------------------------------------------------------------------
-    def evaluate(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def evaluate(self, every_term: bool = False) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Loss terms and their weighted total; under torchrun averaged over the ranks (the same
-        values on every rank, so all ranks take the same decisions)."""
-        terms = loss_terms(self.problem, self.model, self.collocation, self.causal, engine=self.engine)
-        if self.distributed:
-            terms = mean_over_ranks(terms)
+        values on every rank, so all ranks take the same decisions). The terms of weight 0 are
+        left out (not evaluated: they add nothing to the total) unless ``every_term``;
+        :meth:`log` evaluates them when it records them."""
+        terms = self.terms(None if every_term else [n for n, w in self.weights.items() if w != 0.0])
         return terms, weighted_total(terms, self.weights)
+
+    def terms(self, names: list[str] | None = None) -> dict[str, torch.Tensor]:
+        """The loss terms of ``names`` (None: all), averaged over the ranks under torchrun."""
+        terms = loss_terms(self.problem, self.model, self.collocation, self.causal, engine=self.engine, names=names)
+        return mean_over_ranks(terms) if self.distributed and terms else terms
 
     def backward(self, total: torch.Tensor) -> None:
         """Gradients of ``total``; under torchrun averaged over the ranks (one all-reduce)."""
@@ -133,6 +138,13 @@ class Context:
             distributed.all_reduce_gradients(self.model.parameters())
 
     def log(self, terms: dict[str, torch.Tensor], total: torch.Tensor, force: bool = False) -> None:
+        """Record the terms and total at a logging step (or with ``force``); terms left out of
+        ``terms`` (weight 0, see :meth:`evaluate`) are evaluated for the record."""
+        if not force and self.step % self.log_every:
+            return
+        missing = [name for name in self.weights if name not in terms]
+        if missing:
+            terms = {**terms, **self.terms(missing)}
         raw = {k: float(v.detach()) for k, v in terms.items()}
         self.history.record(self.step, raw, float(total.detach()), force)
         if self.on_log is not None and (force or self.step % self.log_every == 0):
@@ -140,7 +152,7 @@ class Context:
 
     def record(self, phase: str) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Evaluate, check and log the losses at a phase boundary or an L-BFGS chunk's end."""
-        terms, total = self.evaluate()
+        terms, total = self.evaluate(every_term=True)
         check_finite(terms, self.step, phase)
         self.log(terms, total, force=True)
         return terms, total

@@ -2,10 +2,14 @@
 and one per data set (mean square misfit over its points and columns).
 
 Terms stay separate (a dict by name) so weights, logs and output files all work on names.
+:func:`loss_terms` can be asked for some terms only: a training step skips the terms of weight 0
+(exact conditions, the labels once faded out), whose forward passes would add nothing to the
+loss (pinnlab/training/context.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import torch
@@ -98,26 +102,37 @@ def data_misfit(problem: Problem, model: torch.nn.Module, name: str, points: tor
 
 
 def data_terms(problem: Problem, model: torch.nn.Module, dtype: torch.dtype, device: torch.device,
-               engine: Engine | None = None) -> dict[str, torch.Tensor]:
-    """Each data set's mean square misfit, over its points and columns."""
+               engine: Engine | None = None, names: Collection[str] | None = None) -> dict[str, torch.Tensor]:
+    """Each data set's mean square misfit, over its points and columns (only those in ``names``
+    when given)."""
     terms = {}
     for name, observed in problem.data.items():
+        if names is not None and name not in names:
+            continue
         points, values = observed.tensors(dtype, device)
         terms[name] = data_misfit(problem, model, name, points, values, engine).square().mean()
     return terms
 
 
 def loss_terms(problem: Problem, model: torch.nn.Module, collocation: Collocation,
-               causal: "CausalWeights | None" = None, engine: Engine | None = None) -> dict[str, torch.Tensor]:
-    """Raw (unweighted) mean-square loss of every residual and condition, by name; with
+               causal: "CausalWeights | None" = None, engine: Engine | None = None,
+               names: Collection[str] | None = None) -> dict[str, torch.Tensor]:
+    """Raw (unweighted) mean-square loss of every residual, condition and data set, by name; with
     ``causal``, residual terms are causally weighted in time. ``engine`` takes every derivative
-    (None: pinnlab.derivatives.engines.DEFAULT)."""
-    terms = residual_terms(problem, model, collocation.interior, causal, engine=engine)
+    (None: pinnlab.derivatives.engines.DEFAULT). With ``names``, only those terms are evaluated
+    (the residuals share their derivatives: all of them are taken when any is asked for, and
+    the ones asked for are returned)."""
+    wanted = (lambda name: True) if names is None else (lambda name: name in names)
+    terms = {}
+    if any(wanted(name) for name in problem.residuals):
+        found = residual_terms(problem, model, collocation.interior, causal, engine=engine)
+        terms = {name: value for name, value in found.items() if wanted(name)}
     for name, batch in collocation.conditions.items():
-        terms[name] = condition_residual(problem, model, name, batch, engine=engine).square().mean()
+        if wanted(name):
+            terms[name] = condition_residual(problem, model, name, batch, engine=engine).square().mean()
     if problem.data:
         interior = collocation.interior
-        terms.update(data_terms(problem, model, interior.dtype, interior.device, engine))
+        terms.update(data_terms(problem, model, interior.dtype, interior.device, engine, names))
     return terms
 
 

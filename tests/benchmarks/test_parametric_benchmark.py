@@ -34,7 +34,7 @@ def test_a_tiny_run_of_the_benchmark_writes_every_part(tmp_path, capsys) -> None
     out = tmp_path / "heat.json"
     parametric.main(["--family", "heat", "--seeds", "2", "--sweep", "--sweep-seeds", "1", "--amortised",
                      "--pretrain", "30", "--adam", "20", "--lbfgs", "10", "--points", "200", "--width", "8",
-                     "--depth", "2", "--every", "10", "--out", str(out)])
+                     "--depth", "2", "--every", "10", "--rounds", "2", "--out", str(out)])
     result = json.loads(out.read_text())
     assert [len(result["runs"][arm]) for arm in ("physics", "pretrain")] == [2, 2]
     physics, pretrain = result["runs"]["physics"][0], result["runs"]["pretrain"][0]
@@ -46,5 +46,11 @@ def test_a_tiny_run_of_the_benchmark_writes_every_part(tmp_path, capsys) -> None
     assert len(result["sweep"]) == 6 and any("(1)" in k for k in result["sweep"])
     amortised = result["amortised"]
     assert 0 < amortised["instance_ms_median"] < 1000 * amortised["single_solve_thread_s"]
+    timings = amortised["timings"]
+    fast = [t for t in timings if t["path"] == "fast"]
+    assert len(fast) == 3 * 2 * 2 * 3 and len(timings) == len(fast) + 2  # grids, dtypes, threads, batches
+    assert {(t["points"], t["batch"]) for t in fast} >= {(25856, 1), (10201, 8), (4096, 64)}
+    assert all(t["calls"] == 2 and 0 < t["ms_min"] <= t["ms_median"] <= t["ms_max"] for t in timings)
     printed = capsys.readouterr().out
     assert printed.count("| physics |") == 1 and "amortised:" in printed
+    assert "| fast | 256 x 101 (25856) | float32 | 1 | 1 |" in printed

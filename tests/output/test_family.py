@@ -3,16 +3,19 @@ u_t = k u_xx, u(x, 0) = k sin(pi x), u(0) = u(1) = 0, k in [0.2, 1], has the exa
 k exp(-k pi^2 t) sin(pi x); a short solve's reported errors are recomputed here from that
 formula, and a family without a reference still reports its instances."""
 
+import copy
 import json
 import math
 
 import numpy as np
 import pytest
+import torch
 
 import pinnlab
 from pinnlab import Problem, load_problem
 from pinnlab.output.evaluation import predict
-from pinnlab.output.family import evaluate_family, evaluate_instances, family_metrics, instance_of
+from pinnlab.output.family import (evaluate_family, evaluate_instances, family_metrics, instance_of,
+                                   predict_instances)
 
 SETTINGS = {"adam.steps": 300, "lbfgs.steps": 1200, "sampling.points": 600, "sampling.boundary_points": 100,
             "network.width": 16, "network.depth": 2, "numerics.threads": 1, "numerics.dtype": "float64"}
@@ -93,10 +96,85 @@ def test_a_family_without_reference_lists_its_instances_without_errors(tmp_path)
     assert family_metrics(problem, [])["instance_ms"] is None
 
 
-def test_a_single_problem_run_is_not_a_family(tmp_path):
-    path = tmp_path / "heat.py"
+def write_single(folder):
+    path = folder / "heat.py"
     path.write_text(MODULE.replace('parameters = {"k": (0.2, 1.0)}', 'constants = {"k": 0.5}').replace(
         'held_out = {"k": [0.25, 0.5, 0.95]}', "").replace("lambda x, k: k *", "lambda x: 0.5 *"))
-    solve(load_problem(path), tmp_path / "run", **{"adam.steps": 5, "lbfgs.steps": 0})
+    return path
+
+
+def test_a_single_problem_run_is_not_a_family(tmp_path):
+    solve(load_problem(write_single(tmp_path)), tmp_path / "run", **{"adam.steps": 5, "lbfgs.steps": 0})
     with pytest.raises(ValueError, match="declares no parameters; it is a single problem"):
         evaluate_instances(tmp_path / "run", [{"k": 0.5}])
+
+
+class Spy(torch.nn.Module):
+    """The family model, recording what each forward pass sees."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.seen = inner, []
+
+    def forward(self, x):
+        self.seen.append((x.shape[0], x.dtype, torch.is_inference_mode_enabled(), torch.get_num_threads()))
+        return self.inner(x)
+
+
+def test_new_instances_on_a_grid_of_ones_own_match_the_exact_solution_and_predict(solved):
+    problem, result, _ = solved
+    axes = {"x": np.linspace(0, 1, 37), "t": np.linspace(0, 0.5, 11)}
+    values = [{"k": 0.3}, {"k": 0.6}, {"k": 0.9}]
+    together = predict_instances(problem, result.model, values, axes)
+    x, t = np.meshgrid(axes["x"], axes["t"], indexing="ij")
+    for v, found in zip(values, together):
+        (alone,) = predict_instances(problem, result.model, [v], axes)
+        _, model = instance_of(problem, result.model, v)
+        direct = predict(model, np.column_stack([x.ravel(), t.ravel()]))[:, 0].reshape(x.shape)
+        assert found["u"].shape == (37, 11) and found["u"].dtype == np.float64
+        np.testing.assert_allclose(found["u"], direct, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(alone["u"], found["u"], rtol=0, atol=1e-13)
+        reference = exact(x, t, v["k"])
+        assert np.linalg.norm(found["u"] - reference) / np.linalg.norm(reference) < 5e-2
+    sized = predict_instances(problem, result.model, values[:1], (37, 11))  # sizes: the bounding box
+    np.testing.assert_allclose(sized[0]["u"], together[0]["u"], rtol=0, atol=1e-13)
+
+
+def test_new_instances_run_batched_without_a_graph_in_the_models_dtype_on_the_threads_asked(solved):
+    problem, result, _ = solved
+    spy = Spy(result.model)
+    before = torch.get_num_threads()
+    values = [{"k": 0.2 + 0.1 * i} for i in range(5)]
+    found = predict_instances(problem, spy, values, (64, 64), threads=2, chunk=8192)
+    assert torch.get_num_threads() == before  # restored
+    assert [s[0] for s in spy.seen] == [8192, 8192, 4096]  # two whole instances a pass, then the rest
+    assert all(dtype == torch.float64 and inference and threads == 2 for _, dtype, inference, threads in spy.seen)
+    spy.seen.clear()
+    predict_instances(problem, spy, values[:1], (256, 101), chunk=8192)  # one instance over several passes
+    assert [s[0] for s in spy.seen] == [8192, 8192, 8192, 1280]
+    assert len(found) == 5 and not any(np.isnan(f["u"]).any() for f in found)
+
+    single = copy.deepcopy(result.model).float()
+    spy32 = Spy(single)
+    (as32,) = predict_instances(problem, spy32, values[:1], (64, 64))
+    (as64,) = predict_instances(problem, result.model, values[:1], (64, 64))
+    assert spy32.seen[0][1] == torch.float32 and as32["u"].dtype == np.float64
+    assert 0 < np.abs(as32["u"] - as64["u"]).max() < 1e-5  # float32 rounding, no more
+
+
+def test_points_outside_the_domain_are_nan_and_bad_requests_are_one_line(solved, tmp_path):
+    problem, result, _ = solved
+    axes = {"x": np.linspace(-0.5, 1.0, 31), "t": np.linspace(0, 0.5, 5)}
+    (found,) = predict_instances(problem, result.model, [{"k": 0.5}], axes)
+    assert np.isnan(found["u"][axes["x"] < 0]).all() and np.isfinite(found["u"][axes["x"] >= 0]).all()
+    with pytest.raises(pinnlab.EquationError, match=r"instance: k=1.5 lies outside the trained box \[0.2, 1\]"):
+        predict_instances(problem, result.model, [{"k": 1.5}], (8, 8))
+    with pytest.raises(ValueError, match="grid axes t, x; expected one per input, in order: x, t"):
+        predict_instances(problem, result.model, [{"k": 0.5}], {"t": [0.0], "x": [0.0]})
+    with pytest.raises(ValueError, match=r"grid \(8,\); expected 2 sizes >= 1, one per input \(x, t\)"):
+        predict_instances(problem, result.model, [{"k": 0.5}], (8,))
+    with pytest.raises(ValueError, match="grid axis 'x' must be a non-empty 1-D array"):
+        predict_instances(problem, result.model, [{"k": 0.5}], {"x": [], "t": [0.0]})
+    single = load_problem(write_single(tmp_path))
+    with pytest.raises(ValueError, match="predict_instances needs a family"):
+        predict_instances(single, result.model, [{}], (8, 8))

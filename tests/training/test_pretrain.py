@@ -16,7 +16,9 @@ from pinnlab.problem.labels import LABELS, attach_labels
 from pinnlab.runtime.threads import thread_limit
 from pinnlab.solver.job import solve
 from pinnlab.solver.settings import resolve_settings
+from pinnlab.training import losses
 from pinnlab.training.checkpoint import CheckpointStore
+from pinnlab.training.context import Context
 from pinnlab.training.phases import pretrain as pretrain_module
 from pinnlab.training.plan import build_training
 from pinnlab.training.trainer import train
@@ -118,7 +120,8 @@ def test_pretrain_without_labels_is_refused_and_setting_it_puts_it_first(tmp_pat
 
 def test_solve_reports_the_labels_in_metrics_and_a_log_line(tmp_path, capsys) -> None:
     problem = load_problem(ROOT / "equations" / "heat_family.py")
-    settings = resolve_settings(problem, {**QUICK, "pretrain.steps": 100, "adam.steps": 30, "lbfgs.steps": 30})
+    settings = resolve_settings(problem, {**QUICK, "pretrain.steps": 100, "adam.steps": 30, "lbfgs.steps": 30,
+                                          "output.progress": True})
     solve(problem, settings, tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     labels = metrics["labels"]
@@ -126,5 +129,55 @@ def test_solve_reports_the_labels_in_metrics_and_a_log_line(tmp_path, capsys) ->
     assert labels["rel_l2_max"] < 6e-3 and labels["rows"] == 4 * 16 * 26
     assert "labels" in metrics["final_losses"]
     line = capsys.readouterr().err
-    assert f"heat_family: labels: method of lines on 16x26 (hybrid, RK45), 4 instance(s)" in line
+    assert "heat_family: labels: method of lines on 16x26 (hybrid, RK45), 4 instance(s)" in line
     assert f"mean {labels['rel_l2_mean']:.2e}" in line
+
+
+def test_quiet_solves_keep_the_labels_line_off_stderr_and_in_metrics(tmp_path, capsys) -> None:
+    from pinnlab.commands.main import main
+
+    module = ROOT / "equations" / "heat_family.py"
+    quick = ["--set", "pretrain.steps=20", "--set", "adam.steps=10", "--set", "lbfgs.steps=5", "--set",
+             "network.width=8", "--set", "sampling.points=100", "--set", "numerics.threads=1"]
+    assert main(["solve", str(module), "--out", str(tmp_path / "quiet"), "--quiet", *quick]) == 0
+    quiet = capsys.readouterr().err
+    assert "labels:" not in quiet and "heat_family" not in quiet  # neither the labels' line nor a bar
+    assert json.loads((tmp_path / "quiet" / "metrics.json").read_text())["labels"]["rows"] == 4 * 16 * 26
+    assert main(["solve", str(module), "--out", str(tmp_path / "shown"), *quick]) == 0
+    assert "heat_family: labels: method of lines on 16x26" in capsys.readouterr().err
+
+
+def test_the_faded_labels_are_not_evaluated_and_skipping_them_changes_nothing(heat, monkeypatch) -> None:
+    settings = resolve_settings(heat, {**QUICK, "phases": "pretrain,adam", "pretrain.steps": 10, "adam.steps": 40,
+                                       "pretrain.fade_steps": 10, "checkpoint.every": 10**6})
+
+    def trained(every_term: bool):
+        real = Context.evaluate
+        if every_term:  # every term at every step, as when weight-0 terms were evaluated too
+            monkeypatch.setattr(Context, "evaluate", lambda self, every_term=False: real(self, True))
+        steps = []
+        misfit = losses.data_misfit
+
+        def counted(problem, model, name, *args, **kwargs):
+            if name == LABELS:
+                steps.append(training.context.step)
+            return misfit(problem, model, name, *args, **kwargs)
+
+        monkeypatch.setattr(losses, "data_misfit", counted)
+        torch.manual_seed(0)
+        training = build_training(heat, build_model(heat, settings), settings)
+        result = training.run()
+        monkeypatch.setattr(losses, "data_misfit", misfit)
+        monkeypatch.setattr(Context, "evaluate", real)
+        return result, training.context.model, steps
+
+    skipped, skipped_model, steps = trained(False)
+    # weight 1 - (step - 10) / 10 at Adam's steps 10 ... 49: evaluated while above 0 (steps 10 ... 19),
+    # then only for the log (every 10 steps) and the final record
+    assert steps == list(range(10, 20)) + [20, 30, 40, 50]
+    every, every_model, all_steps = trained(True)
+    assert all_steps == list(range(10, 51))
+    for a, b in zip(skipped_model.state_dict().values(), every_model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert skipped.history == every.history and skipped.final_losses == every.final_losses
+    assert len(skipped.history[LABELS]) == len(skipped.history["step"]) and skipped.history[LABELS][-1] > 0

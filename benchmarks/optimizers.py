@@ -165,9 +165,12 @@ DEFAULT_METHODS = ("adam", "lbfgs", "ssbroyden", "lm", "sven", "augmented_lagran
 COMMON = {"numerics.dtype": "float64", "numerics.threads": 1, "numerics.compile": "off", "sampling.sampler": "sobol",
           "sampling.resample_every": 0, "refine.method": "none", "output.progress": False, "output.log_every": 5}
 
-# the smallest configuration (CI): Poisson only, fewer points, a short budget
-QUICK = {"problems": "poisson_hf", "methods": "adam,lm,sven", "seeds": 1, "budget": 6.0,
-         "settings": {"sampling.points": 600, "sampling.boundary_points": 160, "network.width": 20}, "warm_steps": 200}
+# The smallest configuration (``--quick``, run in CI by tests/benchmarks/test_optimizers_benchmark.py):
+# Burgers (every method leaves its warm start far behind within 0.25 s) and the Poisson problem (its
+# error spectrum), 300 points, a 12 x 3 network, 0.7 s of CPU time per method, one process.
+QUICK = {"problems": "burgers,poisson_hf", "methods": "adam,lbfgs,lm", "seeds": 2, "budget": 0.7, "jobs": 1,
+         "settings": {"sampling.points": 300, "sampling.boundary_points": 80, "network.width": 12}, "warm_steps": 100}
+DEFAULTS = {"problems": ",".join(PROBLEMS), "methods": ",".join(DEFAULT_METHODS), "seeds": 10, "budget": 6.0, "jobs": 2}
 
 
 # --- one run ----------------------------------------------------------------------------------
@@ -550,15 +553,16 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma separated, of " + ", ".join(PROBLEMS))
-    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma separated, of " + ", ".join(METHODS))
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--budget", type=float, default=6.0, help="thread CPU seconds per method and run")
-    parser.add_argument("--jobs", type=int, default=2, help="processes at once (one thread each)")
+    parser.add_argument("--problems", help=f"comma separated, of {', '.join(PROBLEMS)} (default: all)")
+    parser.add_argument("--methods", help=f"comma separated, of {', '.join(METHODS)} (default: {DEFAULTS['methods']})")
+    parser.add_argument("--seeds", type=int, help=f"default {DEFAULTS['seeds']}")
+    parser.add_argument("--budget", type=float, help=f"thread CPU seconds per method and run (default {DEFAULTS['budget']:g})")
+    parser.add_argument("--jobs", type=int, help=f"processes at once, one thread each (default {DEFAULTS['jobs']})")
     parser.add_argument("--warm-steps", type=int, default=None, help="Adam warm-start steps (default: per problem)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a pinnlab setting for every problem (repeatable), e.g. sampling.points=500")
-    parser.add_argument("--quick", action="store_true", help="the smallest configuration (CI): " + str(QUICK))
+    parser.add_argument("--quick", action="store_true",
+                        help="the smallest configuration (CI; the options given override it): " + str(QUICK))
     parser.add_argument("--json", type=Path, default=ROOT / "results" / "optimizers.json")
     parser.add_argument("--table", type=Path, default=ROOT / "results" / "optimizers.md")
     parser.add_argument("--plots", type=Path, default=None, help="folder for the PNG figures (none: no figures)")
@@ -569,9 +573,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if malformed:
         parser.error(f"--set expects NAME=VALUE, got {', '.join(malformed)}")
     args.settings = dict(item.split("=", 1) for item in args.set)
+    base = QUICK if args.quick else DEFAULTS
+    for key in DEFAULTS:  # an option given on the command line wins over --quick's value
+        if getattr(args, key) is None:
+            setattr(args, key, base[key])
     if args.quick:
-        args.problems, args.methods, args.seeds = QUICK["problems"], QUICK["methods"], QUICK["seeds"]
-        args.budget, args.settings = QUICK["budget"], {**QUICK["settings"], **args.settings}
+        args.settings = {**QUICK["settings"], **args.settings}
         args.warm_steps = QUICK["warm_steps"] if args.warm_steps is None else args.warm_steps
     args.problems = [p for p in args.problems.split(",") if p]
     args.methods = [m for m in args.methods.split(",") if m]

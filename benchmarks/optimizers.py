@@ -30,6 +30,9 @@ peak growth of the process's resident set while the method ran (``VmHWM`` minus 
 start, with the peak reset through ``/proc/self/clear_refs``; Linux only, else left out). A run
 is a *wrong solution* when its error is above ``WRONG_ERROR`` while its training loss is below
 ``WRONG_LOSS`` (it fits the points, not the equation).
+
+``--quick`` runs the smallest configuration (``QUICK``; CI runs it in tests/benchmarks/test_optimizers_benchmark.py);
+the options given with it override its values.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ import statistics
 import sys
 import time
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 

@@ -45,7 +45,7 @@ def run_one(method: str, args: argparse.Namespace) -> dict:
     from pinnlab.model.field_model import build_model
     from pinnlab.training.gauss_newton import LevenbergMarquardt
     from pinnlab.training.phases import sven
-    from pinnlab.training.residual_vector import jacobian_blocks, residual_jacobian, residual_vector
+    from pinnlab.training.residual_vector import residual_jacobian, residual_vector
     from pinnlab.training.trainer import train
 
     problem = load_problem(ROOT / "equations" / "poisson.py")
@@ -85,10 +85,8 @@ def run_one(method: str, args: argparse.Namespace) -> dict:
                                                                  engine=ForwardMode()), 10**6, on_iteration)
     else:
         optimizer = sven.SvenMethod(parameters, args.rank, 1e-10, 30)
-        points = max(1, sven.BLOCK_BYTES // (count * 8))  # as the sven phase streams them
-        run = optimizer.run(residuals, lambda: jacobian_blocks(problem, model, collocation, weights, points,
-                                                               chunk=sven.POINTS_AT_ONCE, engine=ForwardMode()),
-                            10**6, on_iteration)
+        run = optimizer.run(residuals, lambda: sven.streamed_jacobian(problem, model, collocation, weights),
+                            10**6, on_iteration)  # the blocks the sven phase streams
     return {"method": method, "rank": args.rank if method == "sven" else None, "parameters": count,
             "residual_rows": int(r0.numel()), "cpu_s": round(time.process_time() - clock0, 1),
             "iterations": run.iterations, "start_loss": start_loss, "start_rel_l2": start_error,

@@ -97,22 +97,21 @@ def residual_jacobian(problem: Problem, model: torch.nn.Module, collocation: Col
     """dr/dtheta, rows in the order of ``residual_vector``: the Jacobian point by point with
     torch.func (``vmap`` of ``jacrev``), so ``engine`` must compose with them: ForwardMode does,
     autograd and jets (which call ``torch.autograd.grad``) do not."""
-    rows = []
-    for evaluate, inputs in term_groups(problem, model, collocation, weights, engine):
-        rows.append(pointwise_jacobian(model, one_point_of(evaluate), inputs, chunk))
-    return torch.cat(rows)
+    return torch.cat(list(jacobian_blocks(problem, model, collocation, weights, None, chunk, engine)))
 
 
 def jacobian_blocks(problem: Problem, model: torch.nn.Module, collocation: Collocation,
-                    weights: Mapping[str, float], points: int, chunk: int = 256,
+                    weights: Mapping[str, float], points: int | None, chunk: int = 256,
                     engine: Engine = ForwardMode()) -> Iterator[torch.Tensor]:
     """``residual_jacobian`` a block of rows at a time, each from at most ``points`` points of one
-    group: the rows of a pass over J without J held whole (Sven's streamed sketches)."""
+    group (None: a whole group): the rows of a pass over J without J held whole (Sven's streamed
+    sketches)."""
     for evaluate, inputs in term_groups(problem, model, collocation, weights, engine):
         one_point = one_point_of(evaluate)
         total = next(x for x in inputs if x is not None).shape[0]
-        for start in range(0, total, points):
-            block = tuple(None if x is None else x[start:start + points] for x in inputs)
+        size = max(1, points or total)  # an empty group: no block
+        for start in range(0, total, size):
+            block = tuple(None if x is None else x[start:start + size] for x in inputs)
             yield pointwise_jacobian(model, one_point, block, chunk)
 
 

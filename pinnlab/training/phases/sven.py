@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence, final
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence, final
 
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
@@ -34,6 +34,8 @@ from pinnlab.training.phases.second_order import OnIteration, SecondOrderPhase
 from pinnlab.training.residual_vector import jacobian_blocks, residual_vector
 
 if TYPE_CHECKING:
+    from pinnlab.problem.equation_module import Problem
+    from pinnlab.training.collocation import Collocation
     from pinnlab.training.context import Context
 
 ARMIJO = 1e-4
@@ -207,14 +209,20 @@ class Sven(SecondOrderPhase):
 
     def iterate(self, context: Context, iterations: int, on_iteration: OnIteration) -> GaussNewtonRun:
         problem, model = context.problem, self.model
-        parameters = [p for p in model.parameters() if p.requires_grad]
-        points = max(1, BLOCK_BYTES // (sum(p.numel() for p in parameters) * parameters[0].element_size()))
 
         def residuals() -> torch.Tensor:
             return residual_vector(problem, model, context.collocation, context.weights, engine=context.engine)
 
-        def blocks() -> Iterable[torch.Tensor]:  # torch.func's vmap of jacrev needs forward-mode derivatives
-            return jacobian_blocks(problem, model, context.collocation, context.weights, points,
-                                   chunk=POINTS_AT_ONCE, engine=ForwardMode())
+        def blocks() -> Iterable[torch.Tensor]:
+            return streamed_jacobian(problem, model, context.collocation, context.weights)
 
         return self.method.run(residuals, blocks, iterations, on_iteration)
+
+
+def streamed_jacobian(problem: Problem, model: torch.nn.Module, collocation: Collocation,
+                      weights: Mapping[str, float]) -> Iterator[torch.Tensor]:
+    """The residual Jacobian's rows in blocks of about ``BLOCK_BYTES``, as Sven passes over them
+    (forward-mode derivatives: torch.func's vmap of jacrev needs them)."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    points = max(1, BLOCK_BYTES // (sum(p.numel() for p in parameters) * parameters[0].element_size()))
+    return jacobian_blocks(problem, model, collocation, weights, points, chunk=POINTS_AT_ONCE, engine=ForwardMode())

@@ -2,12 +2,15 @@
 
     python benchmarks/parametric.py [--family burgers|heat] [--seeds 10] [--sweep] [--out FILE.json]
                                     [--pretrain 300] [--adam 500] [--lbfgs 1000] [--points 2000]
-                                    [--then fade|keep] [--weight 1.0] [--amortised] [--rounds 15]
+                                    [--then fade|keep] [--weight 1.0] [--pretrain-optimizer adam|lbfgs]
+                                    [--labels-grid 256x51 --labels-instances 9 --labels-points 6000]
+                                    [--amortised] [--rounds 15]
 
 Both arms train the same network (``--width`` x ``--depth``), on the same points and refinement
 (the module's), with the same number of optimizer steps: ``physics`` runs Adam for ``--pretrain``
 + ``--adam`` steps, then ``--lbfgs`` L-BFGS iterations; ``pretrain`` fits the module's cheap labels
-(pinnlab/problem/labels.py) for ``--pretrain`` steps, then the same Adam and L-BFGS with the labels'
+(pinnlab/problem/labels.py, or method-of-lines labels on ``--labels-grid``) for ``--pretrain`` steps
+of ``--pretrain-optimizer`` (Adam or L-BFGS), then the same Adam and L-BFGS with the labels'
 term faded out from ``--weight`` (``--then fade``), or kept at ``--weight`` (``keep``). Seeds run interleaved, the arms' order rotated from
 seed to seed. Time is the training thread's CPU time (``time.thread_time``, the labels' own solve
 included), so the machine's load does not bias it, and the optimizer steps.
@@ -75,6 +78,7 @@ class Budget:
     every: int = 50
     then: str = "fade"
     weight: float = 1.0
+    pretrain_optimizer: str = "adam"
 
 
 @dataclass
@@ -125,7 +129,7 @@ def arm_settings(problem: Problem, arm: str, budget: Budget, seed: int) -> Setti
     }
     if not physics:
         overrides.update({"pretrain.steps": budget.pretrain, "pretrain.then": budget.then,
-                          "pretrain.weight": budget.weight})
+                          "pretrain.weight": budget.weight, "pretrain.optimizer": budget.pretrain_optimizer})
     return resolve_settings(problem, overrides)
 
 
@@ -322,8 +326,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--amortised", action="store_true")
     parser.add_argument("--rounds", type=int, default=15, help="--amortised: timing rounds")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--labels-grid", help="method-of-lines labels on this grid, e.g. 256x51 "
+                        "(default: the module's labels)")
+    parser.add_argument("--labels-instances", type=int, help="with --labels-grid: labelled parameter values")
+    parser.add_argument("--labels-points", type=int, help="with --labels-grid: label rows kept")
     for name, default in dataclasses.asdict(Budget()).items():
-        parser.add_argument(f"--{name}", type=type(default), default=default)
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=type(default), default=default)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     budget = Budget(**{name: getattr(args, name) for name in dataclasses.asdict(Budget())})
@@ -332,7 +340,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     print(f"# {args.family} family, {args.seeds} seeds, budget {budget}; {machine_description(1)}; "
           f"commit {revision()}")
-    runs = interleaved_runs(problem, ["physics", "pretrain"], args.seeds, budget, judge)
+    labels = None
+    if args.labels_grid:
+        grid = tuple(int(n) for n in args.labels_grid.split("x"))
+        labels = dataclasses.replace(problem.labels, grid=grid)
+        if args.labels_instances:
+            labels = dataclasses.replace(labels, instances=args.labels_instances)
+        if args.labels_points:
+            labels = dataclasses.replace(labels, points=args.labels_points)
+        print(f"# labels: {labels}")
+    runs = interleaved_runs(problem, ["physics", "pretrain"], args.seeds, budget, judge, labels)
     rows = {arm: summary(r, args.target) for arm, r in runs.items() if r}
     if rows:  # --seeds 0: the sweep or the amortised cost alone
         print(table(rows, args.target))

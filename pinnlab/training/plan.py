@@ -99,7 +99,7 @@ def make_phase(settings: Any, model: torch.nn.Module, log_every: int, float64: b
     if isinstance(settings, SvenSettings):
         return Sven(settings, model)
     if isinstance(settings, PretrainSettings):
-        return Pretrain(settings, model)
+        return Pretrain(settings, model, log_every, float64)
     if isinstance(settings, TrustConstrSettings):
         return TrustConstr(settings, model)
     raise TypeError(f"no training phase for {type(settings).__name__}")

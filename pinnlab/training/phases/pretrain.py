@@ -1,9 +1,11 @@
 """Supervised pretraining on cheap labels (pinnlab/problem/labels.py) before the physics phases.
 
-``phases=pretrain,adam,lbfgs``: the ``pretrain`` phase takes Adam steps on the labels' loss term
-alone (the mean square misfit of the data set ``labels``; no residual, no condition), with its
-own learning rate and decay. The physics phases after it train every term as usual; the labels'
-term is then either faded out (``pretrain.then=fade``: its weight falls linearly from
+``phases=pretrain,adam,lbfgs``: the ``pretrain`` phase minimises the labels' loss term alone (the
+mean square misfit of the data set ``labels``; no residual, no condition), by Adam steps with its
+own learning rate and decay, or by L-BFGS iterations (``pretrain.optimizer=lbfgs``): fitting
+labels is a smooth least-squares problem, where L-BFGS gets in a few hundred iterations as far
+as Adam in thousands of steps (docs/parametric.md). The physics phases after it train every
+term as usual; the labels' term is then either faded out (``pretrain.then=fade``: its weight falls linearly from
 ``pretrain.weight`` to 0 over ``pretrain.fade_steps`` steps, by default the steps of the phase
 that follows, so L-BFGS sees the physics alone) or kept (``then=keep``: ``pretrain.weight``
 throughout). :class:`LabelWeight` is the hook that sets that weight at every step, from the step
@@ -22,19 +24,23 @@ from pinnlab.problem.labels import LABELS
 from pinnlab.training.context import check_finite
 from pinnlab.training.hooks import Hook
 from pinnlab.training.losses import data_misfit
+from pinnlab.training.phases.lbfgs import LBFGSSettings, make_lbfgs
 
 if TYPE_CHECKING:
     from pinnlab.training.context import Context
 
 THEN = ("fade", "keep")
+OPTIMIZERS = ("adam", "lbfgs")
 
 
 @dataclass(frozen=True)
 class PretrainSettings:
-    """``pretrain.*``: Adam steps on the labels alone, their learning rate and its total decay,
-    and what becomes of the labels' term in the phases after (see the module docstring)."""
+    """``pretrain.*``: steps on the labels alone, by Adam (with its learning rate and total decay)
+    or L-BFGS, and what becomes of the labels' term in the phases after (see the module
+    docstring)."""
 
     steps: int = 1000
+    optimizer: str = "adam"
     lr: float = 1e-3
     lr_decay: float = 0.1
     then: str = "fade"
@@ -51,6 +57,8 @@ class PretrainSettings:
             found.append(f"pretrain.lr_decay must be > 0, got {self.lr_decay}")
         if self.then not in THEN:
             found.append(f"pretrain.then must be fade or keep, got '{self.then}'")
+        if self.optimizer not in OPTIMIZERS:
+            found.append(f"pretrain.optimizer must be adam or lbfgs, got '{self.optimizer}'")
         return found
 
 
@@ -62,16 +70,25 @@ def label_loss(context: Context) -> torch.Tensor:
 
 @final
 class Pretrain:
-    """``steps`` Adam steps on :func:`label_loss`; records the step at which it ended."""
+    """``steps`` Adam steps or L-BFGS iterations on :func:`label_loss`; records the step at which
+    it ended. L-BFGS runs in chunks of ``log_every`` iterations (progress and checkpoints in
+    between) and ends early when it converges or stalls: the labels are fitted as well as they
+    can be, and the physics phases take over."""
 
     name = "pretrain"
     restarts_refinement_clock = False
 
-    def __init__(self, settings: PretrainSettings, model: torch.nn.Module) -> None:
-        self.settings = settings
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-        gamma = settings.lr_decay ** (1.0 / max(settings.steps, 1))
-        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
+    def __init__(self, settings: PretrainSettings, model: torch.nn.Module, log_every: int = 100,
+                 float64: bool = False) -> None:
+        self.settings, self.log_every = settings, log_every
+        self.lbfgs = settings.optimizer == "lbfgs"
+        if self.lbfgs:
+            self.optimizer = make_lbfgs(model, LBFGSSettings(), log_every, float64)
+            self.scheduler = None
+        else:
+            self.optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+            gamma = settings.lr_decay ** (1.0 / max(settings.steps, 1))
+            self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
         self.done, self.started, self.reopened = 0, False, False
         self.ended_at: int | None = None
         self.first_loss: float | None = None
@@ -88,6 +105,8 @@ class Pretrain:
         if self.done < self.steps and not self.started:
             self.started = True
             context.phase_started(self)
+        if self.lbfgs:
+            self.run_lbfgs(context)
         while self.done < self.steps:
             self.optimizer.zero_grad(set_to_none=True)
             loss = label_loss(context)
@@ -108,6 +127,39 @@ class Pretrain:
             self.ended_at = context.step
             context.emit("advanced", 0)  # the label weight of the phases after applies from here
 
+    def run_lbfgs(self, context: Context) -> None:
+        """L-BFGS on the labels, ``log_every`` iterations a chunk, until ``steps`` or a stop."""
+        optimizer = self.optimizer
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss = label_loss(context)
+            check_finite({LABELS: loss}, context.step, self.name)
+            context.backward(loss)
+            return loss
+
+        while self.done < self.steps:
+            chunk = min(self.log_every, self.steps - self.done)
+            group = optimizer.param_groups[0]
+            group["max_iter"], group["max_eval"] = chunk, int(chunk * 1.25) + 1
+            state = optimizer.state[group["params"][0]]
+            before, evals_before = state.get("n_iter", 0), state.get("func_evals", 0)
+            loss = optimizer.step(closure)
+            state = optimizer.state[group["params"][0]]
+            iterations = state.get("n_iter", 0) - before
+            out_of_evaluations = state.get("func_evals", 0) - evals_before >= group["max_eval"]
+            value = float(loss.detach())
+            self.first_loss = value if self.first_loss is None else self.first_loss
+            self.done += iterations
+            context.advance(iterations)
+            self.last_loss = float(label_loss(context).detach())
+            context.show(self.name, torch.tensor(self.last_loss))
+            context.good_state()
+            if iterations < chunk and not out_of_evaluations:  # converged or stalled: fitted as far as they go
+                self.done = self.steps
+                break
+            context.save_if_due(lambda: self.last_loss)
+
     def scale_learning_rate(self, factor: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] *= factor
@@ -116,13 +168,16 @@ class Pretrain:
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+        scheduler = None if self.scheduler is None else self.scheduler.state_dict()
+        return {"kind": self.settings.optimizer, "optimizer": self.optimizer.state_dict(), "scheduler": scheduler,
                 "done": self.done, "started": self.started, "steps": self.steps, "ended_at": self.ended_at,
                 "first_loss": self.first_loss, "last_loss": self.last_loss}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("kind", "adam") == self.settings.optimizer:  # else: the new optimizer starts afresh
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
         self.done, self.started, self.ended_at = state["done"], state["started"], state["ended_at"]
         self.first_loss, self.last_loss = state["first_loss"], state["last_loss"]
         self.reopened = False

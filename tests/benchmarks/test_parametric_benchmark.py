@@ -54,3 +54,16 @@ def test_a_tiny_run_of_the_benchmark_writes_every_part(tmp_path, capsys) -> None
     printed = capsys.readouterr().out
     assert printed.count("| physics |") == 1 and "amortised:" in printed
     assert "| fast | 256 x 101 (25856) | float32 | 1 | 1 |" in printed
+
+
+def test_labels_of_its_own_fitted_by_lbfgs(tmp_path) -> None:
+    out = tmp_path / "heat.json"
+    parametric.main(["--family", "heat", "--seeds", "1", "--pretrain", "30", "--adam", "0", "--lbfgs", "10",
+                     "--points", "200", "--width", "8", "--depth", "2", "--every", "10", "--pretrain-optimizer",
+                     "lbfgs", "--labels-grid", "4x11", "--labels-instances", "2", "--labels-points", "30",
+                     "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["budget"]["pretrain_optimizer"] == "lbfgs"
+    pretrain = result["runs"]["pretrain"][0]
+    assert pretrain["label_error"] > 2e-2  # 4 nodes: much coarser than the module's 16 (4.6e-3)
+    assert pretrain["steps"] <= 40 and pretrain["curve"][-1][0] == pretrain["steps"]  # the fit may end early

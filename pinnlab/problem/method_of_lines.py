@@ -136,51 +136,80 @@ def solve_method_of_lines(spec: MethodOfLines, instance: Problem,
     inner = x if periodic else x[1:-1]
     at = f" at {', '.join(f'{k}={v:g}' for k, v in values.items())}" if values else ""
 
+    wall_names = (f"{instance.inputs[0]}_min", f"{instance.inputs[0]}_max")
+    constant_walls: tuple[float, float] | None = None  # Dirichlet numbers: evaluated (and checked) once
+
     def wall_values(t: float) -> tuple[float, float]:
+        if constant_walls is not None:
+            return constant_walls
         points = torch.tensor([[a, t], [b, t]], dtype=torch.float64)
         return tuple(float(evaluate_value(sides[s], f"labels: wall {s}", layout, points[k:k + 1])[0])
-                     for k, s in enumerate((f"{instance.inputs[0]}_min", f"{instance.inputs[0]}_max")))
+                     for k, s in enumerate(wall_names))
 
-    def stencils(y: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if periodic:
+    if not periodic and all(isinstance(sides[s], (int, float)) for s in wall_names):
+        constant_walls = wall_values(t0)
+
+    nodes = torch.as_tensor(inner, dtype=torch.float64)
+    repeated: dict[int, torch.Tensor] = {}  # the nodes stacked k times, by k
+
+    def stencils(y: np.ndarray, walls_now: tuple[float, float] | None) -> list[torch.Tensor]:
+        """u, central u_x and u_xx at the nodes; ``walls_now``: the Dirichlet values (None: periodic)."""
+        if walls_now is None:
             right, left = np.roll(y, -1), np.roll(y, 1)
-            return y, (right - left) / (2 * h), (right - 2 * y + left) / h**2
-        low, high = wall_values(t)
-        full = np.concatenate([[low], y, [high]])
-        return y, (full[2:] - full[:-2]) / (2 * h), (full[2:] - 2 * y + full[:-2]) / h**2
+            parts = y, (right - left) / (2 * h), (right - 2 * y + left) / h**2
+        else:
+            full = np.concatenate([[walls_now[0]], y, [walls_now[1]]])
+            parts = y, (full[2:] - full[:-2]) / (2 * h), (full[2:] - 2 * y + full[:-2]) / h**2
+        return [torch.as_tensor(v, dtype=torch.float64) for v in parts]
 
-    def evaluate(y: np.ndarray, t: float, rate: float) -> torch.Tensor:
-        return evaluate_at([torch.as_tensor(v, dtype=torch.float64) for v in stencils(y, t)], t, rate)
-
-    def evaluate_at(stencil: list[torch.Tensor], t: float, rate: float) -> torch.Tensor:
+    def evaluate_at(stencil: list[torch.Tensor], t: float, rates: torch.Tensor) -> torch.Tensor:
+        """The user's function at stacked copies of the nodes, one value of u_t per row."""
         u, u_x, u_xx = stencil
-        points = torch.stack([torch.as_tensor(inner, dtype=torch.float64), torch.full_like(u, t)], dim=1)
+        copies = len(u) // len(nodes)
+        if copies not in repeated:
+            repeated[copies] = nodes.repeat(copies)
+        points = torch.stack([repeated[copies], torch.full_like(u, t)], dim=1)
         derivatives = {Derivative(field, ()): u, Derivative(field, (0,)): u_x, Derivative(field, (0, 0)): u_xx,
-                       Derivative(field, (1,)): torch.full_like(u, rate)}
+                       Derivative(field, (1,)): rates}
         with torch.no_grad():
             return as_column(function(points, derivatives), len(u), "labels: rhs", torch.float64, torch.device("cpu"))
 
-    def f(stencil: list[torch.Tensor], t: float) -> torch.Tensor:
+    def evaluate(y: np.ndarray, t: float, rate: float) -> torch.Tensor:
+        stencil = stencils(y, None if periodic else wall_values(t))
+        return evaluate_at(stencil, t, torch.full_like(stencil[0], rate))
+
+    def f(variants: list[list[torch.Tensor]], t: float) -> list[torch.Tensor]:
+        """F at each variant of the stencil, all in one call of the user's function (calls, not
+        arithmetic, are what an evaluation costs at these sizes)."""
+        stacked = [torch.cat(parts) for parts in zip(*variants)]
+        rows = len(stacked[0])
         if not from_residual:
-            return evaluate_at(stencil, t, 0.0)
-        r0 = evaluate_at(stencil, t, 0.0)
-        return -r0 / (evaluate_at(stencil, t, 1.0) - r0)
+            return list(evaluate_at(stacked, t, torch.zeros(rows, dtype=torch.float64)).split(len(nodes)))
+        rates = torch.cat([torch.zeros(rows, dtype=torch.float64), torch.ones(rows, dtype=torch.float64)])
+        r = evaluate_at([torch.cat([v, v]) for v in stacked], t, rates)
+        r0, r1 = r[:rows], r[rows:]
+        return list((-r0 / (r1 - r0)).split(len(nodes)))
 
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
-        u, u_x, u_xx = (torch.as_tensor(v, dtype=torch.float64) for v in stencils(y, t))
+        walls_now = None if periodic else wall_values(t)
+        u, u_x, u_xx = stencils(y, walls_now)
         if spec.scheme != "central":  # u_x one-sided against the local velocity v = -dF/du_x
-            base = f([u, u_x, u_xx], t)
-            velocity = -(f([u, u_x + 1e-6, u_xx], t) - base) / 1e-6
+            variants = [[u, u_x, u_xx], [u, u_x + 1e-6, u_xx]]
+            if spec.scheme == "hybrid":
+                variants.append([u, u_x, u_xx + 1e-6])
+            values = f(variants, t)
+            base = values[0]
+            velocity = -(values[1] - base) / 1e-6
             full = torch.as_tensor(np.concatenate([[y[-1]], y, [y[0]]]) if periodic else
-                                   np.concatenate([[wall_values(t)[0]], y, [wall_values(t)[1]]]))
+                                   np.concatenate([[walls_now[0]], y, [walls_now[1]]]))
             backward, forward = (full[1:-1] - full[:-2]) / h, (full[2:] - full[1:-1]) / h
             upwind = torch.where(velocity > 0, backward, forward)
             if spec.scheme == "hybrid":  # central where the cell Peclet number |v| h / D is below 2
-                diffusion = (f([u, u_x, u_xx + 1e-6], t) - base) / 1e-6
+                diffusion = (values[2] - base) / 1e-6
                 share = torch.clamp(2 * diffusion / (velocity.abs() * h + 1e-300), 0.0, 1.0)
                 upwind = share * u_x + (1 - share) * upwind
             u_x = upwind
-        return f([u, u_x, u_xx], t).numpy()
+        return f([[u, u_x, u_xx]], t)[0].numpy()
 
     start = torch.as_tensor(np.stack([inner, np.full_like(inner, t0)], axis=1))
     y0 = evaluate_value(initial(instance), "labels: initial value", layout, start).numpy().astype(np.float64)

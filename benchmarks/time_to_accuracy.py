@@ -55,6 +55,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -382,7 +383,7 @@ def plot(curves: dict[str, dict[str, list]], seeds: list[int], path: Path, title
             ax.axhline(target, color="0.6", lw=0.8, ls="--", zorder=0)
         ax.set(xlabel="wall time (s)", ylabel="relative L2 error", title=problem)
         ax.legend(fontsize=7)
-    figure.suptitle(title, fontsize=9)
+    figure.suptitle(textwrap.fill(title, width=int(75 * len(curves))), fontsize=9)  # one panel: two lines
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as handle:

@@ -316,6 +316,14 @@ def amortised(problem: Problem, budget: Budget, rounds: int) -> dict[str, Any]:
             "single_solve_thread_s": time.thread_time() - started}
 
 
+def grid_size(text: str) -> tuple[int, int]:
+    """``NxM`` as (N, M), for --labels-grid."""
+    parts = text.split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) >= 3 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected nodes x times, each >= 3, e.g. 256x51; got '{text}'")
+    return int(parts[0]), int(parts[1])
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", choices=sorted(FAMILIES), default="burgers")
@@ -326,13 +334,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--amortised", action="store_true")
     parser.add_argument("--rounds", type=int, default=15, help="--amortised: timing rounds")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--labels-grid", help="method-of-lines labels on this grid, e.g. 256x51 "
-                        "(default: the module's labels)")
+    parser.add_argument("--labels-grid", type=grid_size, help="the module's labels on this grid instead, "
+                        "e.g. 256x51 (nodes in x, times)")
     parser.add_argument("--labels-instances", type=int, help="with --labels-grid: labelled parameter values")
     parser.add_argument("--labels-points", type=int, help="with --labels-grid: label rows kept")
     for name, default in dataclasses.asdict(Budget()).items():
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=type(default), default=default)
     args = parser.parse_args(argv)
+    if (args.labels_instances or args.labels_points) and not args.labels_grid:
+        parser.error("--labels-instances and --labels-points go with --labels-grid")
     torch.set_num_threads(1)
     budget = Budget(**{name: getattr(args, name) for name in dataclasses.asdict(Budget())})
     problem = load_problem(FAMILIES[args.family])
@@ -342,8 +352,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"commit {revision()}")
     labels = None
     if args.labels_grid:
-        grid = tuple(int(n) for n in args.labels_grid.split("x"))
-        labels = dataclasses.replace(problem.labels, grid=grid)
+        labels = dataclasses.replace(problem.labels, grid=args.labels_grid)
         if args.labels_instances:
             labels = dataclasses.replace(labels, instances=args.labels_instances)
         if args.labels_points:

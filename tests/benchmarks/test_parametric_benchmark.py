@@ -67,3 +67,13 @@ def test_labels_of_its_own_fitted_by_lbfgs(tmp_path) -> None:
     pretrain = result["runs"]["pretrain"][0]
     assert pretrain["label_error"] > 2e-2  # 4 nodes: much coarser than the module's 16 (4.6e-3)
     assert pretrain["steps"] <= 40 and pretrain["curve"][-1][0] == pretrain["steps"]  # the fit may end early
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--labels-grid", "256by51"], "expected nodes x times, each >= 3, e.g. 256x51; got '256by51'"),
+    (["--labels-instances", "9"], "--labels-instances and --labels-points go with --labels-grid"),
+])
+def test_bad_label_options_are_one_line_and_status_2(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        parametric.main(["--family", "heat", "--seeds", "0", *argv])
+    assert stop.value.code == 2 and message in capsys.readouterr().err

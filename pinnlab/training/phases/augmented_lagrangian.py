@@ -37,7 +37,7 @@ from pinnlab.training.context import check_finite
 from pinnlab.training.gauss_newton import LevenbergMarquardt
 from pinnlab.training.losses import condition_residual
 from pinnlab.training.phases.held_conditions import check_fixed_loss_phase, held_condition_names
-from pinnlab.training.phases.lbfgs import LBFGSSettings, make_lbfgs
+from pinnlab.training.phases.lbfgs import LBFGSSettings, lbfgs_chunk, make_lbfgs
 from pinnlab.training.residual_vector import residual_jacobian, residual_vector
 
 if TYPE_CHECKING:
@@ -256,15 +256,7 @@ class AugmentedLagrangian:
 
         while self.inner_done < planned:
             chunk = min(self.log_every, planned - self.inner_done)
-            group = optimizer.param_groups[0]
-            max_eval = int(chunk * 1.25) + 1
-            group["max_iter"], group["max_eval"] = chunk, max_eval
-            state = optimizer.state[group["params"][0]]
-            before, evals_before = state.get("n_iter", 0), state.get("func_evals", 0)
-            optimizer.step(closure)
-            state = optimizer.state[group["params"][0]]
-            iterations = state.get("n_iter", 0) - before
-            out_of_evaluations = state.get("func_evals", 0) - evals_before >= max_eval
+            _, iterations, stopped = lbfgs_chunk(optimizer, closure, chunk)
             self.inner_done += iterations
             self.done += iterations
             context.advance(iterations)
@@ -272,7 +264,7 @@ class AugmentedLagrangian:
             context.log(terms, total, force=True)
             context.show(self.name, total)
             context.good_state()
-            if iterations < chunk and not out_of_evaluations:
+            if stopped:
                 break
             context.save_if_due(lambda: float(total.detach()))
 

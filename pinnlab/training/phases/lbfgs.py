@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Callable, final
 
 import torch
 
@@ -37,6 +37,24 @@ def make_lbfgs(model: torch.nn.Module, settings: LBFGSSettings, log_every: int, 
         tolerance_change=1e-15 if float64 else 1e-11,
         line_search_fn="strong_wolfe",
     )
+
+
+def lbfgs_chunk(optimizer: torch.optim.LBFGS, closure: Callable[[], torch.Tensor],
+                chunk: int) -> tuple[torch.Tensor, int, bool]:
+    """Up to ``chunk`` iterations of torch's L-BFGS, at most 1.25 evaluations each: the loss it
+    returns (at the chunk's start), the iterations taken, and whether L-BFGS ended the chunk
+    itself (converged or stalled). A chunk that used up its evaluations has not stopped: the next
+    one goes on with the same optimizer and curvature pairs."""
+    group = optimizer.param_groups[0]
+    max_eval = int(chunk * 1.25) + 1
+    group["max_iter"], group["max_eval"] = chunk, max_eval
+    state = optimizer.state[group["params"][0]]
+    before, evals_before = state.get("n_iter", 0), state.get("func_evals", 0)
+    loss = optimizer.step(closure)
+    state = optimizer.state[group["params"][0]]
+    iterations = state.get("n_iter", 0) - before
+    out_of_evaluations = state.get("func_evals", 0) - evals_before >= max_eval
+    return loss, iterations, iterations < chunk and not out_of_evaluations
 
 
 def lbfgs_stop_reason(optimizer: torch.optim.LBFGS) -> str:
@@ -101,19 +119,8 @@ class LBFGS:
 
         while self.done < steps:
             chunk = min(self.log_every, steps - self.done)
-            group = optimizer.param_groups[0]
-            max_eval = int(chunk * 1.25) + 1
-            group["max_iter"], group["max_eval"] = chunk, max_eval
-            state = optimizer.state[group["params"][0]]
-            before, evals_before = state.get("n_iter", 0), state.get("func_evals", 0)
             with context.fixed_objective():  # one objective for the whole chunk (its line searches)
-                optimizer.step(closure)
-            state = optimizer.state[group["params"][0]]
-            iterations = state.get("n_iter", 0) - before
-            # a chunk that used up its evaluations is not a stall: the next chunk goes on with the
-            # same optimizer and curvature pairs
-            out_of_evaluations = iterations < chunk and state.get("func_evals", 0) - evals_before >= max_eval
-            stopped = iterations < chunk and not out_of_evaluations  # L-BFGS ended the chunk itself
+                _, iterations, stopped = lbfgs_chunk(optimizer, closure, chunk)
             self.done += iterations
             context.advance(iterations)
             _, total = context.record(self.name)

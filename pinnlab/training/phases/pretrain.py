@@ -24,7 +24,7 @@ from pinnlab.problem.labels import LABELS
 from pinnlab.training.context import check_finite
 from pinnlab.training.hooks import Hook
 from pinnlab.training.losses import data_misfit
-from pinnlab.training.phases.lbfgs import LBFGSSettings, make_lbfgs
+from pinnlab.training.phases.lbfgs import LBFGSSettings, lbfgs_chunk, make_lbfgs
 
 if TYPE_CHECKING:
     from pinnlab.training.context import Context
@@ -107,6 +107,14 @@ class Pretrain:
             context.phase_started(self)
         if self.lbfgs:
             self.run_lbfgs(context)
+        else:
+            self.run_adam(context)
+        if self.ended_at is None:
+            self.ended_at = context.step
+            context.emit("advanced", 0)  # the label weight of the phases after applies from here
+
+    def run_adam(self, context: Context) -> None:
+        """Adam steps on the labels until ``steps``."""
         while self.done < self.steps:
             self.optimizer.zero_grad(set_to_none=True)
             loss = label_loss(context)
@@ -123,9 +131,6 @@ class Pretrain:
                 context.show(self.name, loss)
                 context.good_state()
             context.save_if_due(lambda: float(label_loss(context).detach()))
-        if self.ended_at is None:
-            self.ended_at = context.step
-            context.emit("advanced", 0)  # the label weight of the phases after applies from here
 
     def run_lbfgs(self, context: Context) -> None:
         """L-BFGS on the labels, ``log_every`` iterations a chunk, until ``steps`` or a stop."""
@@ -140,14 +145,7 @@ class Pretrain:
 
         while self.done < self.steps:
             chunk = min(self.log_every, self.steps - self.done)
-            group = optimizer.param_groups[0]
-            group["max_iter"], group["max_eval"] = chunk, int(chunk * 1.25) + 1
-            state = optimizer.state[group["params"][0]]
-            before, evals_before = state.get("n_iter", 0), state.get("func_evals", 0)
-            loss = optimizer.step(closure)
-            state = optimizer.state[group["params"][0]]
-            iterations = state.get("n_iter", 0) - before
-            out_of_evaluations = state.get("func_evals", 0) - evals_before >= group["max_eval"]
+            loss, iterations, stopped = lbfgs_chunk(optimizer, closure, chunk)
             value = float(loss.detach())
             self.first_loss = value if self.first_loss is None else self.first_loss
             self.done += iterations
@@ -155,7 +153,7 @@ class Pretrain:
             self.last_loss = float(label_loss(context).detach())
             context.show(self.name, torch.tensor(self.last_loss))
             context.good_state()
-            if iterations < chunk and not out_of_evaluations:  # converged or stalled: fitted as far as they go
+            if stopped:  # converged or stalled: the labels are fitted as far as they go
                 self.done = self.steps
                 break
             context.save_if_due(lambda: self.last_loss)

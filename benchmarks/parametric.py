@@ -54,10 +54,11 @@ from machine import machine_description, revision  # noqa: E402  (the sibling mo
 from pinnlab.model.field_model import build_model  # noqa: E402
 from pinnlab.output.accuracy import box_axes, predict_on_grid  # noqa: E402
 from pinnlab.output.evaluation import predict  # noqa: E402
-from pinnlab.output.family import evaluate_family, instance_of, predict_instances, torch_threads  # noqa: E402
+from pinnlab.output.family import evaluate_family, instance_of, predict_instances  # noqa: E402
 from pinnlab.problem.equation_module import Problem, load_problem  # noqa: E402
 from pinnlab.problem.labels import MethodOfLines, attach_labels, check_labels  # noqa: E402
 from pinnlab.problem.reference import ReferenceGrid  # noqa: E402
+from pinnlab.runtime.threads import thread_limit  # noqa: E402
 from pinnlab.solver.settings import Settings, resolve_settings  # noqa: E402
 from pinnlab.training.trainer import train  # noqa: E402
 
@@ -261,7 +262,7 @@ def time_instances(problem: Problem, model: torch.nn.Module, rounds: int) -> lis
             instance, instance_model = instance_of(problem, model_d, chosen[0])
             axes = box_axes(instance, config.grid)
             started = time.perf_counter()
-            with torch_threads(config.threads):
+            with thread_limit(config.threads, blas=False):
                 predict_on_grid(instance_model, instance, ReferenceGrid(axes, {}))
         return (time.perf_counter() - started) * 1e3 / config.batch
 

@@ -16,10 +16,9 @@ dtype, a chunk of rows per forward pass (docs/parametric.md: the measured cost p
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +29,7 @@ from pinnlab.output.accuracy import (box_axes, evaluation_grid, predict_at_refer
                                      scattered_relative_l2)
 from pinnlab.problem.equation_module import Problem
 from pinnlab.problem.reference import ReferenceGrid, grid_points
+from pinnlab.runtime.threads import thread_limit
 
 if TYPE_CHECKING:
     from pinnlab.solver.settings import Settings
@@ -65,19 +65,6 @@ def instance_of(problem: Problem, model: torch.nn.Module,
     return instance, InstanceModel(model, chosen, problem.parameters.names)
 
 
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """torch's intra-op threads set to ``count`` (0: unchanged) for the body, restored after. The
-    BLAS of numpy is left alone (pinnlab/runtime/threads.py limits both, at about 2 ms a call)."""
-    before = torch.get_num_threads()
-    if count > 0:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def predict_instances(problem: Problem, model: torch.nn.Module, instances: Sequence[Mapping[str, float]],
                       grid: Mapping[str, np.ndarray] | Sequence[int], threads: int = 0,
                       chunk: int = INSTANCE_CHUNK) -> list[dict[str, np.ndarray]]:
@@ -104,7 +91,7 @@ def predict_instances(problem: Problem, model: torch.nn.Module, instances: Seque
     values = np.empty((fields, len(chosen), n))
     per_pass = max(1, chunk // n)  # small grids: several whole instances a forward pass
     span = min(n, chunk)  # large grids: part of one instance's points a pass
-    with torch_threads(threads), torch.inference_mode(), tanh_through_sigmoid(model):
+    with thread_limit(threads, blas=False), torch.inference_mode(), tanh_through_sigmoid(model):
         physical = torch.as_tensor(points, dtype=parameter.dtype, device=parameter.device)
         columns = torch.tensor([[v[name] for name in problem.parameters.names] for v in chosen],
                                dtype=parameter.dtype, device=parameter.device)

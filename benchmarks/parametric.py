@@ -36,20 +36,20 @@ import argparse
 import copy
 import dataclasses
 import json
-import os
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from machine import machine_description, revision  # noqa: E402  (the sibling module)
+from machine import machine_description, revision  # noqa: E402  (the sibling modules)
+from timing import Load, interleaved  # noqa: E402
 
 from pinnlab.model.field_model import build_model  # noqa: E402
 from pinnlab.output.accuracy import box_axes, predict_on_grid  # noqa: E402
@@ -242,43 +242,38 @@ def instance_values(problem: Problem, count: int) -> list[dict[str, float]]:
     return [dict(zip(problem.parameters.names, map(float, row))) for row in problem.parameters.scale(unit)]
 
 
-def time_instances(problem: Problem, model: torch.nn.Module, rounds: int) -> list[dict[str, Any]]:
+def time_instances(problem: Problem, model: torch.nn.Module, rounds: int) -> tuple[list[dict[str, Any]], Load]:
     """Milliseconds per new instance (the call's wall time over its instances; the call returns
-    each instance's numpy arrays on the grid) for every grid, dtype, thread count and batch size:
-    ``rounds`` rounds, each timing every configuration once in turn, so that the machine's load
-    falls on all of them alike; one untimed call per configuration first."""
+    each instance's numpy arrays on the grid) for every grid, dtype, thread count and batch size,
+    timed by benchmarks/timing.py's ``interleaved`` (``rounds`` rounds of every configuration,
+    one untimed call each first), with the machine's load over the rounds."""
     models = {dtype: copy.deepcopy(model).to(getattr(torch, dtype)) for dtype in AMORTISED_DTYPES}
     values = instance_values(problem, max(AMORTISED_BATCHES))
     configs = [Timing(g, d, t, b) for g in AMORTISED_GRIDS for d in AMORTISED_DTYPES for t in AMORTISED_THREADS
                for b in AMORTISED_BATCHES]
     configs += [Timing(AMORTISED_GRIDS[0], d, 1, 1, "grid") for d in AMORTISED_DTYPES]
 
-    def call(config: Timing) -> float:
+    def call(config: Timing) -> Callable[[], object]:
         chosen, model_d = values[:config.batch], models[config.dtype]
-        started = time.perf_counter()
         if config.path == "fast":
-            predict_instances(problem, model_d, chosen, config.grid, threads=config.threads)
-        else:
-            instance, instance_model = instance_of(problem, model_d, chosen[0])
-            axes = box_axes(instance, config.grid)
-            started = time.perf_counter()
-            with thread_limit(config.threads, blas=False):
-                predict_on_grid(instance_model, instance, ReferenceGrid(axes, {}))
-        return (time.perf_counter() - started) * 1e3 / config.batch
+            return lambda: predict_instances(problem, model_d, chosen, config.grid, threads=config.threads)
+        instance, instance_model = instance_of(problem, model_d, chosen[0])  # set up outside the timing
+        grid = ReferenceGrid(box_axes(instance, config.grid), {})
 
-    for config in configs:
-        call(config)
-    found: dict[Timing, list[float]] = {config: [] for config in configs}
-    for _ in range(rounds):
-        for config in configs:
-            found[config].append(call(config))
+        def on_grid() -> None:
+            with thread_limit(config.threads, blas=False):
+                predict_on_grid(instance_model, instance, grid)
+        return on_grid
+
+    timing = interleaved({config.name: call(config) for config in configs}, rounds)
     rows = []
-    for config, times in found.items():
+    for config in configs:
+        times = [1e3 * seconds / config.batch for seconds in timing.times[config.name]]
         q1, median, q3 = np.percentile(times, [25, 50, 75])
         rows.append({**dataclasses.asdict(config), "points": config.grid[0] * config.grid[1], "calls": len(times),
                      "ms_median": float(median), "ms_q1": float(q1), "ms_q3": float(q3),
                      "ms_min": float(min(times)), "ms_max": float(max(times))})
-    return rows
+    return rows, timing.load
 
 
 def timing_table(rows: list[dict[str, Any]], limit_ms: float = 10.0) -> str:
@@ -299,9 +294,7 @@ def amortised(problem: Problem, budget: Budget, rounds: int) -> dict[str, Any]:
     torch.manual_seed(0)
     model = build_model(labelled, settings)
     train(labelled, model, settings)
-    load_before = os.getloadavg()[0]
-    timings = time_instances(problem, model, rounds)
-    load_after = os.getloadavg()[0]
+    timings, load = time_instances(problem, model, rounds)
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     reference = next(r for r in timings if r["path"] == "fast" and tuple(r["grid"]) == AMORTISED_GRIDS[0]
                      and r["dtype"] == dtype and r["threads"] == 1 and r["batch"] == 1)
@@ -313,7 +306,7 @@ def amortised(problem: Problem, budget: Budget, rounds: int) -> dict[str, Any]:
     started = time.thread_time()
     train(single, single_model, single_settings)
     return {"instance": middle, "instance_ms_median": reference["ms_median"], "dtype": dtype,
-            "timings": timings, "load_average": [load_before, load_after],
+            "timings": timings, "load_average": [load.load_before, load.load_after],
             "single_solve_thread_s": time.thread_time() - started}
 
 
